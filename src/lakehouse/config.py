@@ -1,0 +1,375 @@
+"""Load and validate the YAML configuration: base, environment, run profile and table contracts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lakehouse.errors import UserError
+
+ENVIRONMENTS = ("local", "dev", "staging", "prod")
+PROFILES = ("local", "small", "medium", "large", "xl")
+LOGICAL_TYPES = ("string", "boolean", "integer", "decimal", "timestamp", "date", "enum")
+ACTIONS = ("warn", "quarantine", "fail")
+LAYERS = ("bronze", "silver", "gold", "quarantine", "ops")
+
+
+class ConfigError(UserError, ValueError):
+    """A user-fixable configuration problem; its message is one line naming file, key and fix."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- environment + base settings
+
+
+class DataprocSettings(_Model):
+    """Where and as whom Dataproc runs the jobs of one environment."""
+
+    staging_bucket: str
+    temp_bucket: str | None = None
+    service_account: str
+    subnetwork: str | None = None
+    runtime_version: str = "2.2"
+    cluster: str | None = None
+    jars_uri: str | None = None  # gs:// folder holding delta-spark + delta-storage jars
+
+
+class BronzeSettings(_Model):
+    """Options of the bronze merge."""
+
+    fail_on_bad_files: bool = False
+    formats: tuple[Literal["csv", "parquet", "json"], ...] = ("csv", "parquet", "json")
+
+
+class GoldSettings(_Model):
+    """Options of the gold KPIs."""
+
+    bottom_n: int = Field(20, ge=1)
+
+
+class ScoringSettings(_Model):
+    """Options of the churn-risk model."""
+
+    label_horizon_days: int = Field(30, ge=1)
+    snapshot_every_months: int = Field(1, ge=1)
+    test_fraction: float = Field(0.25, gt=0, lt=1)
+    min_auc: float = Field(0.0, ge=0, le=1)
+
+
+class Settings(_Model):
+    """Base settings merged with one environment's overrides."""
+
+    env: str
+    gcp_project: str | None = None
+    region: str = "europe-west1"
+    landing: str
+    warehouse: str
+    layer_roots: dict[Literal["bronze", "silver", "gold", "quarantine", "ops"], str] = Field(
+        default_factory=dict
+    )
+    table_format: Literal["parquet", "delta"] = "parquet"
+    keep_versions: int = Field(5, ge=1)
+    spark_master: str | None = None
+    bigquery_dataset: str | None = None
+    dataproc: DataprocSettings | None = None
+    bronze: BronzeSettings = BronzeSettings()
+    gold: GoldSettings = GoldSettings()
+    scoring: ScoringSettings = ScoringSettings()
+
+    def layer_root(self, layer: str) -> str:
+        """Root URI of a layer: its own bucket when configured, else `<warehouse>/<layer>`."""
+        return self.layer_roots.get(layer, f"{self.warehouse.rstrip('/')}/{layer}")
+
+
+# ---------------------------------------------------------------- run profiles
+
+
+class ServerlessShape(_Model):
+    """Dataproc Serverless sizing of a run profile."""
+
+    driver_cores: int = Field(ge=4)
+    driver_memory: str
+    executor_cores: int = Field(ge=4)
+    executor_memory: str
+    executor_instances: int = Field(ge=2)
+    min_executors: int = Field(ge=2)
+    max_executors: int = Field(ge=2)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ServerlessShape:
+        if not self.min_executors <= self.executor_instances <= self.max_executors:
+            raise ValueError("need min_executors <= executor_instances <= max_executors")
+        return self
+
+
+class ClusterShape(_Model):
+    """Dataproc cluster shape of a run profile."""
+
+    master_machine_type: str
+    worker_machine_type: str
+    num_workers: int = Field(ge=2)
+    max_secondary_workers: int = Field(0, ge=0)
+
+
+class RunProfile(_Model):
+    """Spark properties and Dataproc sizing for one data size."""
+
+    name: str
+    description: str
+    data_size: str
+    cost_per_hour_usd: float | None = None
+    spark: dict[str, str] = Field(default_factory=dict)
+    serverless: ServerlessShape | None = None
+    cluster: ClusterShape | None = None
+
+    @field_validator("spark", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+        return value
+
+
+# ---------------------------------------------------------------- table contracts
+
+
+class ColumnSpec(_Model):
+    """One source column of an entity: logical type, required flag and silver name."""
+
+    name: str
+    type: Literal["string", "boolean", "integer", "decimal", "timestamp", "date", "enum"]
+    required: bool = False
+    values: tuple[str, ...] = ()
+    normalize: Literal["email", "phone"] | None = None
+    silver: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _enum_values(self) -> ColumnSpec:
+        if self.type == "enum" and not self.values:
+            raise ValueError(f"column {self.name}: type enum needs a non-empty 'values' list")
+        if self.type != "enum" and self.values:
+            raise ValueError(f"column {self.name}: 'values' is only allowed with type enum")
+        return self
+
+
+class Expectation(_Model):
+    """A row-level rule on the silver columns with the action taken on rows that fail it."""
+
+    name: str
+    rule: str  # Spark SQL boolean expression over silver column names; NULL counts as a pass
+    columns: tuple[str, ...] = ()
+    action: Literal["warn", "quarantine", "fail"] = "quarantine"
+    description: str | None = None
+
+
+class SilverSpec(_Model):
+    """Options of an entity's silver table."""
+
+    table: str | None = None
+    check_location: bool = True
+    # action of the built-in rules: a required value missing, an unparseable value, an unknown
+    # enum value, an unknown location_id
+    required_action: Literal["warn", "quarantine", "fail"] = "quarantine"
+    parse_action: Literal["warn", "quarantine", "fail"] = "quarantine"
+    enum_action: Literal["warn", "quarantine", "fail"] = "quarantine"
+    location_action: Literal["warn", "quarantine", "fail"] = "quarantine"
+
+
+class TableSpec(_Model):
+    """The contract of one entity: columns, merge key, null-key policy, silver options."""
+
+    entity: str
+    description: str | None = None
+    merge_key: tuple[str, ...]
+    sequence_column: str | None = None
+    allow_null_merge_keys: bool = False
+    null_key_fallback: tuple[str, ...] = ()
+    columns: tuple[ColumnSpec, ...]
+    silver: SilverSpec = SilverSpec()
+    expectations: tuple[Expectation, ...] = ()
+
+    @model_validator(mode="after")
+    def _keys_are_columns(self) -> TableSpec:
+        names = {c.name for c in self.columns}
+        if len(names) != len(self.columns):
+            raise ValueError("column names must be unique")
+        for key in (*self.merge_key, *self.null_key_fallback):
+            if key not in names:
+                raise ValueError(f"key column {key!r} is not among the columns {sorted(names)}")
+        if self.sequence_column and self.sequence_column not in names:
+            raise ValueError(f"sequence_column {self.sequence_column!r} is not among the columns")
+        if self.allow_null_merge_keys and not self.null_key_fallback:
+            raise ValueError("allow_null_merge_keys: true needs a null_key_fallback list of columns")
+        if not self.merge_key:
+            raise ValueError("merge_key needs at least one column")
+        return self
+
+    @property
+    def silver_table(self) -> str:
+        """Name of the silver table (the entity unless overridden)."""
+        return self.silver.table or self.entity
+
+    def column(self, name: str) -> ColumnSpec:
+        """The column spec named `name` (exact contract spelling)."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def project_root() -> Path:
+    """The checkout holding conf/ and run_profiles/: $LAKEHOUSE_HOME, the CWD, or the package's repo."""
+    candidates = [os.environ.get("LAKEHOUSE_HOME"), os.getcwd(), Path(__file__).resolve().parents[2]]
+    for cand in candidates:
+        if cand and (Path(cand) / "conf" / "base.yaml").is_file():
+            return Path(cand)
+    return Path(os.getcwd())
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    return data
+
+
+def _explain(path: Path, exc: ValidationError, data: dict[str, Any]) -> ConfigError:
+    """Turn pydantic's first error into one line naming the file, the key and what is allowed."""
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    # point at a column by its name rather than its list index
+    loc = list(err["loc"])
+    if len(loc) >= 2 and loc[0] in ("columns", "expectations") and isinstance(loc[1], int):
+        items = data.get(loc[0]) or []
+        if loc[1] < len(items) and isinstance(items[loc[1]], dict) and "name" in items[loc[1]]:
+            key = ".".join([str(loc[0]), str(items[loc[1]]["name"]), *map(str, loc[2:])])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return ConfigError(f"{path}: unknown key '{key}' (remove it or check its spelling)")
+    if kind == "missing":
+        return ConfigError(f"{path}: missing required key '{key}'")
+    value = err.get("input")
+    msg = err["msg"]
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return ConfigError(f"{path}: key '{key}' has value {value!r}; allowed: {expected}")
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        return ConfigError(f"{path}: {'' if key == '(top level)' else f'key {key!r}: '}{msg}")
+    return ConfigError(f"{path}: key '{key}' has value {value!r}: {msg}")
+
+
+def _validate(model: type[_Model], data: dict[str, Any], path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(path, exc, data) from None
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(
+    env: str | None = None,
+    conf_dir: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Merge conf/base.yaml with conf/env/<env>.yaml and command-line overrides (None values ignored).
+
+    `env` defaults to $LAKEHOUSE_ENV, then `local`.
+    """
+    env = env or os.environ.get("LAKEHOUSE_ENV") or "local"
+    conf = Path(conf_dir) if conf_dir else project_root() / "conf"
+    env_file = conf / "env" / f"{env}.yaml"
+    if not env_file.is_file():
+        known = sorted(p.stem for p in (conf / "env").glob("*.yaml"))
+        raise ConfigError(f"{env_file}: no such environment {env!r}; choose one of {known}")
+    merged = _deep_merge(_read_yaml(conf / "base.yaml"), _read_yaml(env_file))
+    merged["env"] = env
+    merged = _deep_merge(merged, {k: v for k, v in (overrides or {}).items() if v is not None})
+    return _validate(Settings, merged, env_file)
+
+
+def load_profile(name: str | None = None, profiles_dir: str | Path | None = None) -> RunProfile:
+    """Read run_profiles/<name>.yaml; `name` defaults to $LAKEHOUSE_PROFILE, then `local`."""
+    name = name or os.environ.get("LAKEHOUSE_PROFILE") or "local"
+    folder = Path(profiles_dir) if profiles_dir else project_root() / "run_profiles"
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"{path}: no such run profile {name!r}; choose one of {known}")
+    data = _read_yaml(path)
+    profile = _validate(RunProfile, data, path)
+    if profile.name != name:
+        raise ConfigError(f"{path}: key 'name' is {profile.name!r} but the file is {name}.yaml; make them equal")
+    return profile
+
+
+def load_tables(conf_dir: str | Path | None = None) -> dict[str, TableSpec]:
+    """Read every conf/tables/<entity>.yaml, keyed by entity, in file-name order."""
+    folder = (Path(conf_dir) if conf_dir else project_root() / "conf") / "tables"
+    specs: dict[str, TableSpec] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        spec = _validate(TableSpec, _read_yaml(path), path)
+        if spec.entity != path.stem:
+            raise ConfigError(f"{path}: key 'entity' is {spec.entity!r} but the file is {path.name}; make them equal")
+        specs[spec.entity] = spec
+    if not specs:
+        raise ConfigError(f"{folder}: no table contracts (*.yaml) found")
+    return specs
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a job needs to know: settings, run profile and table contracts."""
+
+    settings: Settings
+    profile: RunProfile
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    conf_dir: Path | None = None
+
+
+def load_config(
+    env: str | None = None,
+    profile: str | None = None,
+    conf_dir: str | Path | None = None,
+    profiles_dir: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Load settings, run profile and table contracts in one go."""
+    conf = Path(conf_dir) if conf_dir else project_root() / "conf"
+    profiles = Path(profiles_dir) if profiles_dir else conf.parent / "run_profiles"
+    return Config(
+        settings=load_settings(env, conf, overrides),
+        profile=load_profile(profile, profiles),
+        tables=load_tables(conf),
+        conf_dir=conf,
+    )
