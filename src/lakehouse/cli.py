@@ -100,7 +100,7 @@ def run(
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Landing root to write exports under.")] = Path("data/landing"),
     stores: Annotated[int, typer.Option("--stores", min=1, help="Number of stores (source databases).")] = 6,
-    rows: Annotated[int, typer.Option("--rows", min=1, help="Number of tickets in all.")] = 20_000,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Number of tickets in all.")] = 100_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")] = 7,
 ) -> None:
     """Write sample landing exports that follow DOMAIN.md, dirt included."""
@@ -234,7 +234,11 @@ def submit(
     conf_dir: ConfDirOpt = None,
     job_args: Annotated[list[str] | None, typer.Argument(help="Extra arguments passed to the job.")] = None,
 ) -> None:
-    """Package the code, stage it to GCS and run a job on Dataproc (Serverless by default)."""
+    """Package the code, stage it to GCS and run a job on Dataproc (Serverless by default).
+
+    Exit codes: 0 succeeded (or --dry-run), 2 bad job/env/profile, 3 failed, 4 cancelled,
+    5 could not submit, 6 outcome unknown (still running?), 130 interrupted. See docs/dataproc.md.
+    """
     from lakehouse import submit as submit_mod
 
     code = submit_mod.submit_job(
@@ -247,7 +251,10 @@ def submit(
         job_args=job_args or [],
         console=console,
     )
-    raise typer.Exit(code)
+    if code:
+        # SystemExit, not typer.Exit: `main` runs the app with standalone_mode=False, where
+        # typer.Exit only returns its code and the process would exit 0
+        raise SystemExit(code)
 
 
 @jars_app.command("fetch")

@@ -40,6 +40,7 @@ class DataprocSettings(_Model):
     runtime_version: str = "2.2"
     cluster: str | None = None
     jars_uri: str | None = None  # gs:// folder holding delta-spark + delta-storage jars
+    container_image: str | None = None  # Serverless custom image (when the runtime lacks a dependency)
 
 
 class BronzeSettings(_Model):
@@ -62,6 +63,9 @@ class ScoringSettings(_Model):
     snapshot_every_months: int = Field(1, ge=1)
     test_fraction: float = Field(0.25, gt=0, lt=1)
     min_auc: float = Field(0.0, ge=0, le=1)
+    warmup_months: int = Field(3, ge=0)  # months of history before the first training snapshot
+    algorithm: Literal["auto", "logistic_regression", "gbt"] = "auto"  # auto: the better validation AUC
+    seed: int = 7
 
 
 class Settings(_Model):
@@ -108,6 +112,38 @@ class ServerlessShape(_Model):
         if not self.min_executors <= self.executor_instances <= self.max_executors:
             raise ValueError("need min_executors <= executor_instances <= max_executors")
         return self
+
+    @field_validator("driver_cores", "executor_cores")
+    @classmethod
+    def _serverless_cores(cls, value: int) -> int:
+        if value not in (4, 8, 16):
+            raise ValueError(f"Dataproc Serverless allows 4, 8 or 16 cores, not {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _memory_per_core(self) -> ServerlessShape:
+        # Serverless (standard tier): memory + 10% overhead must stay within 7424m per core
+        for role, memory, cores in (
+            ("driver", self.driver_memory, self.driver_cores),
+            ("executor", self.executor_memory, self.executor_cores),
+        ):
+            mib = _mebibytes(memory)
+            if mib is None:
+                raise ValueError(f"{role}_memory {memory!r} is not a size such as 16g or 4096m")
+            if mib * 1.1 > 7424 * cores:
+                raise ValueError(f"{role}_memory {memory} is over 7424m per core (with 10% overhead) for {cores} cores")
+        return self
+
+
+def _mebibytes(size: str) -> float | None:
+    """A Spark memory size (`512m`, `16g`, plain numbers in MiB) in MiB, or None when unreadable."""
+    import re
+
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kmgt]?)b?", str(size).strip().lower())
+    if not match:
+        return None
+    factor = {"k": 1 / 1024, "": 1, "m": 1, "g": 1024, "t": 1024 * 1024}[match.group(2)]
+    return float(match.group(1)) * factor
 
 
 class ClusterShape(_Model):
@@ -182,6 +218,15 @@ class SilverSpec(_Model):
     parse_action: Literal["warn", "quarantine", "fail"] = "quarantine"
     enum_action: Literal["warn", "quarantine", "fail"] = "quarantine"
     location_action: Literal["warn", "quarantine", "fail"] = "quarantine"
+    # action of the built-in `normalize` rule: an email or phone that is not valid (kept as null on warn)
+    normalize_action: Literal["warn", "quarantine", "fail"] = "warn"
+    # phones without `+`/`00`: national numbers of `phone_national_digits` digits get `+<code>`;
+    # null = no default country (such numbers are kept as digits only)
+    phone_country_code: str | None = Field("1", pattern=r"^[1-9]\d{0,2}$")
+    phone_national_digits: int = Field(10, ge=4, le=14)
+    # a derived key column placed first in silver: the merge key when present, else a stable key
+    # from the lower-cased null_key_fallback columns (house_accounts: house_account_key)
+    key_column: str | None = None
 
 
 class TableSpec(_Model):

@@ -44,6 +44,7 @@ def base_conf(settings: Settings, profile: RunProfile) -> dict[str, str]:
         "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
         "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
         "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+        "spark.sql.ansi.enabled": "false",  # the parsers rely on invalid text casting to null
         "spark.ui.showConsoleProgress": "false",
     }
     if settings.spark_master and settings.spark_master.startswith("local"):

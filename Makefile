@@ -1,0 +1,83 @@
+# lakehouse: `make setup`, `make run`, `make test` on a fresh machine; see README.md.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LANDING ?= data/landing
+WAREHOUSE ?= data/warehouse
+STORES ?= 6
+ROWS ?= 100000
+SEED ?= 7
+JOB ?= pipeline
+ENV ?= dev
+PROFILE ?= small
+CLUSTER ?=
+BENCH_DIR ?= /tmp/lakehouse-bench
+BENCH_ROWS ?= 10000000
+BENCH_STORES ?= 40
+PYTEST_ARGS ?=
+
+.PHONY: setup java run sample test test-fast lint submit dry-run clean \
+        bench bench-generate bench-bronze bench-silver bench-gold
+
+setup: java $(VENV)/.installed
+
+# A Java 17 runtime for Spark, from apt when `java` is missing.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "java not found: installing openjdk-17-jre-headless with apt"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless; }
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The embedded sample: generated once, deterministic per SEED.
+$(LANDING)/.generated:
+	$(BIN)/lakehouse generate --stores $(STORES) --rows $(ROWS) --seed $(SEED) --out $(LANDING)
+	touch $@
+
+sample: setup $(LANDING)/.generated
+
+run: setup $(LANDING)/.generated
+	$(BIN)/lakehouse run pipeline --env local --profile local --landing $(LANDING) --warehouse $(WAREHOUSE)
+
+test: setup tf-tools
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory tf-check
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src jobs tests benchmarks
+
+# Dataproc: make submit JOB=gold_kpis PROFILE=large ENV=dev [CLUSTER=name]
+submit: setup
+	$(BIN)/lakehouse submit $(JOB) --env $(ENV) --profile $(PROFILE) $(if $(CLUSTER),--cluster $(CLUSTER),)
+
+dry-run: setup
+	$(BIN)/lakehouse submit $(JOB) --env $(ENV) --profile $(PROFILE) $(if $(CLUSTER),--cluster $(CLUSTER),) --dry-run
+
+# Benchmarks print figures (rows/s, peak memory); they are scripts, not tests.
+bench-generate: setup
+	$(BIN)/python benchmarks/bench_generate.py --rows $(BENCH_ROWS) --stores $(BENCH_STORES) --out $(BENCH_DIR)/landing
+
+bench-bronze: setup
+	$(BIN)/python benchmarks/bench_bronze.py --rows $(BENCH_ROWS) --stores $(BENCH_STORES) --dir $(BENCH_DIR)
+
+bench-silver: setup
+	$(BIN)/python benchmarks/bench_silver.py --dir $(BENCH_DIR)
+
+bench-gold: setup
+	$(BIN)/python benchmarks/bench_gold.py --dir $(BENCH_DIR)
+
+bench: bench-bronze bench-silver bench-gold
+
+clean:
+	rm -rf data build spark-warehouse metastore_db derby.log
+
+include infra/terraform/terraform.mk

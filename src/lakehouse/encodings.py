@@ -1,0 +1,225 @@
+"""Column -> Column parsers for every accepted encoding of DOMAIN.md §1, and bronze's canonical text.
+
+Two kinds of function live here:
+
+- `parse_<type>(text)` turn text in any accepted encoding into a typed value, or null when the
+  text is not a valid value of that type (silver uses them, and so does bronze before formatting);
+- `canonical_text(col, logical_type, physical_type)` brings a value of any physical type to the one
+  canonical lossless text of its logical type (docs/architecture.md), keeping the trimmed original
+  text when it does not parse, so nothing is lost and silver can say what was wrong.
+
+Spark SQL functions only (no Python UDFs): these run on every row of every export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+TIMESTAMP_TEXT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
+DATE_TEXT_FORMAT = "yyyy-MM-dd"
+
+TRUE_WORDS = ("true", "t", "1", "y", "yes")
+FALSE_WORDS = ("false", "f", "0", "n", "no")
+
+# plain or scientific decimal number, after $ , ( ) and spaces are removed
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# ISO-8601: date, optional time with T or space, optional fraction, optional Z or offset
+_ISO_TS = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$"
+_US_TS = r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
+_EPOCH_MILLIS = r"^-?\d{11,13}$"
+
+# epoch numbers in a timestamp column: the unit is told apart by magnitude, since a Parquet
+# INT64 TIMESTAMP(NANOS) reads as a plain long (spark.sql.legacy.parquet.nanosAsLong)
+_MICROS_ABOVE = 10**14
+_NANOS_ABOVE = 10**17
+
+_INTEGRAL_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+_FRACTIONAL_TYPES = (T.FloatType, T.DoubleType)
+
+
+def _lookup(mapping: dict[str, str | bool]) -> Column:
+    """A literal map column, for one-reference lookups (element_at gives null for a missing key)."""
+    return F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])
+
+
+def clean(col: Column) -> Column:
+    """Trim surrounding white space; empty or blank text becomes null."""
+    return F.regexp_substr(col, F.lit(r"\S(?:[\s\S]*\S)?"))
+
+
+def parse_boolean(text: Column) -> Column:
+    """true/false in any case, t/f, 1/0, y/n, yes/no -> boolean; anything else -> null."""
+    words = {w: True for w in TRUE_WORDS} | {w: False for w in FALSE_WORDS}
+    return F.element_at(_lookup(words), F.lower(clean(text)))
+
+
+def decimal_value(text: Column) -> Column:
+    """Money/number text -> decimal(38, 18), or null when it is not a number.
+
+    Accepts `$`, thousands `,`, `-12.50` and `(12.50)` negatives, and scientific notation. Exact
+    for up to 20 integer and 18 fractional digits (any real amount, or a double's shortest text).
+    """
+    value = clean(text)
+    sign = F.when(value.rlike(r"^\(.*\)$"), F.lit("-")).otherwise(F.lit(""))
+    number = F.regexp_substr(F.regexp_replace(value, r"[$,()\s]", ""), F.lit(_NUMBER))
+    # "(-5)" becomes "--5", which does not cast: a negative in parentheses is not a number
+    return F.concat(sign, number).cast(T.DecimalType(38, 18))
+
+
+def _plain(decimal: Column) -> Column:
+    """A decimal(38, 18) as plain text without trailing fractional zeros (12.500 -> 12.5, 3.000 -> 3).
+
+    format_number never uses an exponent (a decimal's own string does, for 0 and tiny values).
+    """
+    digits = F.regexp_replace(F.format_number(decimal, 18), ",", "")
+    return F.regexp_replace(F.regexp_replace(digits, r"(\.\d*?)0+$", "$1"), r"\.$", "")
+
+
+def decimal_text(text: Column) -> Column:
+    """Canonical decimal text (plain, no exponent, no trailing fractional zeros), or null if not a number."""
+    return _plain(decimal_value(text))
+
+
+def parse_decimal(text: Column, precision: int = 38, scale: int = 10) -> Column:
+    """Money text in any accepted form -> decimal(precision, scale), rounded half up; null if invalid or too large."""
+    return decimal_value(text).cast(T.DecimalType(precision, scale))
+
+
+def parse_integer(text: Column) -> Column:
+    """Integer text, or the text of a double with an integral value ('12.0', '1.2E3') -> long; else null."""
+    return F.regexp_substr(decimal_text(text), F.lit(r"^-?\d{1,19}$")).cast("long")
+
+
+def parse_timestamp(text: Column) -> Column:
+    """ISO-8601 (T or space, optional Z/offset; no offset = UTC), MM/DD/YYYY HH:MM[:SS], or epoch millis -> timestamp."""
+    value = clean(text)
+    iso = F.regexp_substr(value, F.lit(_ISO_TS))
+    # Spark's cast wants seconds before an offset: 09:05-05:00 -> 09:05:00-05:00
+    iso = F.regexp_replace(iso, r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})([Zz+-].*)?$", "$1:00$2")
+    iso = F.regexp_replace(iso, "z$", "Z").cast("timestamp")
+    us = F.to_timestamp(F.regexp_substr(value, F.lit(_US_TS)), "M/d/yyyy H:mm[:ss]")
+    millis = F.timestamp_millis(F.regexp_substr(value, F.lit(_EPOCH_MILLIS)).cast("long"))
+    return F.coalesce(iso, us, millis)
+
+
+def parse_date(text: Column) -> Column:
+    """YYYY-MM-DD, MM/DD/YYYY, or an ISO timestamp's UTC date -> date; else null."""
+    value = clean(text)
+    return F.coalesce(
+        F.to_date(F.regexp_substr(value, F.lit(_ISO_DATE)), "yyyy-MM-dd"),
+        F.to_date(F.regexp_substr(value, F.lit(_US_DATE)), "M/d/yyyy"),
+        F.to_date(parse_timestamp(F.regexp_substr(value, F.lit(_ISO_TS)))),
+    )
+
+
+def parse_enum(text: Column, values: Sequence[str]) -> Column:
+    """Case-insensitive enumeration value -> its lower-case form; unknown values -> null."""
+    return F.element_at(_lookup({v: v for v in values}), F.lower(clean(text)))
+
+
+def parse_value(text: Column, logical_type: str, values: Sequence[str] = ()) -> Column:
+    """Parse bronze text as its logical type: the typed value, or null when it does not parse."""
+    if logical_type == "boolean":
+        return parse_boolean(text)
+    if logical_type == "integer":
+        return parse_integer(text)
+    if logical_type == "decimal":
+        return parse_decimal(text)
+    if logical_type == "timestamp":
+        return parse_timestamp(text)
+    if logical_type == "date":
+        return parse_date(text)
+    if logical_type == "enum":
+        return parse_enum(text, values)
+    if logical_type == "string":
+        return clean(text)
+    raise ValueError(f"unknown logical type {logical_type!r}")
+
+
+# ---------------------------------------------------------------- bronze: physical -> canonical text
+
+
+def _epoch_to_timestamp(number: Column) -> Column:
+    """An epoch number in ms, µs or ns (told apart by magnitude) -> timestamp."""
+    magnitude = F.abs(number)
+    return (
+        F.when(magnitude >= _NANOS_ABOVE, F.timestamp_micros(F.floor(number / 1000)))
+        .when(magnitude >= _MICROS_ABOVE, F.timestamp_micros(number))
+        .otherwise(F.timestamp_millis(number))
+    )
+
+
+def _as_text(col: Column, logical_type: str, physical: T.DataType) -> Column:
+    """The value as text, read in the way its physical type means for this logical type."""
+    if isinstance(physical, T.StringType):
+        return clean(col)
+    if isinstance(physical, T.BinaryType):
+        if logical_type == "boolean":
+            byte = F.hex(col)
+            return F.when(byte == "01", F.lit("true")).when(byte == "00", F.lit("false")).otherwise(
+                F.when(col.isNotNull(), F.concat(F.lit("0x"), F.lower(F.hex(col))))
+            )
+        return clean(F.decode(col, "UTF-8"))
+    if isinstance(physical, T.BooleanType):
+        return F.when(col, F.lit("true")).when(~col, F.lit("false"))
+    if isinstance(physical, (T.TimestampType, T.TimestampNTZType)):
+        if logical_type == "date":
+            return F.date_format(col, DATE_TEXT_FORMAT)
+        return F.date_format(col, TIMESTAMP_TEXT_FORMAT)
+    if isinstance(physical, T.DateType):
+        if logical_type == "timestamp":
+            return F.date_format(col.cast("timestamp"), TIMESTAMP_TEXT_FORMAT)
+        return F.date_format(col, DATE_TEXT_FORMAT)
+    if isinstance(physical, _INTEGRAL_TYPES):
+        if logical_type == "timestamp":
+            return F.date_format(_epoch_to_timestamp(col.cast("long")), TIMESTAMP_TEXT_FORMAT)
+        return col.cast("string")
+    if isinstance(physical, _FRACTIONAL_TYPES):
+        # Spark prints a double with its shortest exact repr (12.5, never 12.500000001)
+        as_double = col.cast("double")
+        integral = (as_double == F.floor(as_double)) & (F.abs(as_double) < 9.0e15)
+        if logical_type == "timestamp":
+            return F.when(
+                integral, F.date_format(_epoch_to_timestamp(as_double.cast("long")), TIMESTAMP_TEXT_FORMAT)
+            ).otherwise(as_double.cast("string"))
+        return F.when(integral, as_double.cast("long").cast("string")).otherwise(as_double.cast("string"))
+    if isinstance(physical, T.DecimalType):
+        return col.cast("string")
+    if isinstance(physical, T.NullType):
+        return F.lit(None).cast("string")
+    return F.to_json(col) if isinstance(physical, (T.StructType, T.ArrayType, T.MapType)) else col.cast("string")
+
+
+def canonical_from_text(text: Column, logical_type: str, values: Sequence[str] = ()) -> Column:
+    """Canonical text of already-textual values; text that does not parse is kept as it is."""
+    if logical_type == "boolean":
+        canonical = F.lower(parse_boolean(text).cast("string"))
+    elif logical_type == "integer":
+        canonical = parse_integer(text).cast("string")
+    elif logical_type == "decimal":
+        canonical = decimal_text(text)
+    elif logical_type == "timestamp":
+        canonical = F.date_format(parse_timestamp(text), TIMESTAMP_TEXT_FORMAT)
+    elif logical_type == "date":
+        canonical = F.date_format(parse_date(text), DATE_TEXT_FORMAT)
+    elif logical_type == "enum":
+        canonical = parse_enum(text, values)
+    elif logical_type == "string":
+        return text
+    else:
+        raise ValueError(f"unknown logical type {logical_type!r}")
+    return F.coalesce(canonical, text)
+
+
+def canonical_text(col: Column, logical_type: str, physical: T.DataType, values: Sequence[str] = ()) -> Column:
+    """Bring a value of any physical type to the canonical text of its logical type (lossless).
+
+    A value that does not parse keeps its trimmed original text; empty text becomes null.
+    """
+    return canonical_from_text(_as_text(col, logical_type, physical), logical_type, values)
