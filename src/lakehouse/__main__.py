@@ -1,0 +1,5 @@
+"""`python -m lakehouse`: the same as the `lakehouse` command."""
+
+from lakehouse.cli import main
+
+main()
