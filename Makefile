@@ -17,7 +17,7 @@ BENCH_ROWS ?= 10000000
 BENCH_STORES ?= 40
 PYTEST_ARGS ?=
 
-.PHONY: setup java run sample test test-fast lint submit dry-run clean \
+.PHONY: setup java run sample test test-slow jars lint submit dry-run clean \
         bench bench-generate bench-bronze bench-silver bench-gold
 
 setup: java $(VENV)/.installed
@@ -45,12 +45,18 @@ sample: setup $(LANDING)/.generated
 run: setup $(LANDING)/.generated
 	$(BIN)/lakehouse run pipeline --env local --profile local --landing $(LANDING) --warehouse $(WAREHOUSE)
 
+# The suite CI runs: every test not marked slow, then the offline Terraform checks.
 test: setup tf-tools
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory tf-check
 
-test-fast: setup
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+# The slow tests: the standalone Spark cluster run of the whole pipeline, large-sample checks.
+test-slow: setup
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+# Delta jars for local Delta runs and for staging to Dataproc (needs Maven Central).
+jars: setup
+	$(BIN)/lakehouse jars fetch
 
 lint: setup
 	$(BIN)/ruff check src jobs tests benchmarks

@@ -251,10 +251,7 @@ def submit(
         job_args=job_args or [],
         console=console,
     )
-    if code:
-        # SystemExit, not typer.Exit: `main` runs the app with standalone_mode=False, where
-        # typer.Exit only returns its code and the process would exit 0
-        raise SystemExit(code)
+    raise typer.Exit(code)
 
 
 @jars_app.command("fetch")

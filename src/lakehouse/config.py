@@ -66,6 +66,8 @@ class ScoringSettings(_Model):
     warmup_months: int = Field(3, ge=0)  # months of history before the first training snapshot
     algorithm: Literal["auto", "logistic_regression", "gbt"] = "auto"  # auto: the better validation AUC
     seed: int = 7
+    max_train_rows: int = Field(200_000, ge=1_000)  # models fit on a random sample of at most this many rows
+    gbt_max_iter: int = Field(30, ge=1)  # boosting rounds of the gradient-boosted trees
 
 
 class Settings(_Model):

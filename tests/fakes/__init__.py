@@ -1,0 +1,1 @@
+"""Local fakes of Google Cloud services for tests (loopback only)."""
