@@ -56,3 +56,14 @@ def test_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("run", "generate", "runs", "dq", "tables", "sql", "views", "submit"):
         assert command in result.stdout
+
+
+def test_pipeline_runs_the_steps_this_build_has(monkeypatch, tmp_path):
+    from lakehouse import pipeline
+    from lakehouse.errors import UserError
+    from lakehouse.runtime import JobOptions
+
+    monkeypatch.setitem(pipeline.STEP_MODULES, "gold", "lakehouse.no_such_module")
+    assert not pipeline.available("gold")
+    with pytest.raises(UserError, match=r"gold_kpis is not part of this build yet \(lakehouse.no_such_module"):
+        pipeline.run_steps("gold", JobOptions(warehouse=str(tmp_path)))

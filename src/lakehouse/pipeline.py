@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import Any
+
+from lakehouse.errors import UserError
 
 from lakehouse.runtime import JobOptions, RunContext, job_run
 
@@ -15,6 +18,22 @@ JOB_NAMES = {
     "scoring": "churn_scoring",
 }
 PIPELINE = ("bronze", "silver", "gold", "scoring")
+# the module each step's code lives in
+STEP_MODULES = {
+    "bronze": "lakehouse.bronze",
+    "silver": "lakehouse.silver",
+    "gold": "lakehouse.gold",
+    "scoring": "lakehouse.gold.scoring",
+}
+
+
+def available(step: str) -> bool:
+    """True when this build of the package contains the step's code."""
+    module = STEP_MODULES[step]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package is absent
+        return False
 
 
 def _run_step(step: str, run: RunContext, full_refresh: bool, model_version: str | None) -> dict[str, Any]:
@@ -49,7 +68,16 @@ def run_steps(
     Every step is its own run in ops.run_log. After the pipeline (or gold/scoring) the report
     shows where the tables are, the bottom scorecard and the model's AUC.
     """
-    steps = PIPELINE if step == "pipeline" else (step,)
+    if step == "pipeline":
+        steps = tuple(s for s in PIPELINE if available(s))
+        for missing in (s for s in PIPELINE if s not in steps):
+            report(f"{JOB_NAMES[missing]}: not part of this build yet ({STEP_MODULES[missing]}), skipped")
+    else:
+        if step not in JOB_NAMES:
+            raise UserError(f"unknown step {step!r}; choose one of {[*PIPELINE, 'pipeline']}")
+        if not available(step):
+            raise UserError(f"{JOB_NAMES[step]} is not part of this build yet ({STEP_MODULES[step]} is missing)")
+        steps = (step,)
     summaries: dict[str, dict[str, Any]] = {}
     spark = None
     last_run: RunContext | None = None
@@ -59,6 +87,8 @@ def run_steps(
             report(f"[bold]{JOB_NAMES[name]}[/bold] run {run.run_id}")
             summaries[name] = _run_step(name, run, full_refresh, model_version) or {}
             report(_format_summary(summaries[name]))
+    if step == "pipeline" and last_run is None:
+        report("no pipeline step is available in this build")
     if last_run is not None and step in ("pipeline", "gold", "scoring"):
         from lakehouse.report import pipeline_report
 
