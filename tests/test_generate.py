@@ -989,6 +989,8 @@ def test_parallel_workers_write_the_same_bytes(tmp_path):
 def test_cli_generate(tmp_path, capsys):
     from lakehouse.cli import main
 
-    main(["generate", "--stores", "2", "--rows", "800", "--out", str(tmp_path), "--seed", "3"])
+    with pytest.raises(SystemExit) as done:
+        main(["generate", "--stores", "2", "--rows", "800", "--out", str(tmp_path), "--seed", "3"])
+    assert done.value.code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store_01", "store_02"]
     assert "rows/s" in capsys.readouterr().out
