@@ -6,6 +6,7 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
+from lakehouse.config import load_config
 from lakehouse.errors import UserError
 
 from lakehouse.runtime import JobOptions, RunContext, job_run
@@ -68,6 +69,13 @@ def run_steps(
     Every step is its own run in ops.run_log. After the pipeline (or gold/scoring) the report
     shows where the tables are, the bottom scorecard and the model's AUC.
     """
+    # configuration mistakes come first, before anything else is said or run
+    load_config(
+        env=options.env,
+        profile=options.profile,
+        conf_dir=options.conf_dir,
+        overrides={"landing": options.landing, "warehouse": options.warehouse},
+    )
     if step == "pipeline":
         steps = tuple(s for s in PIPELINE if available(s))
         for missing in (s for s in PIPELINE if s not in steps):
