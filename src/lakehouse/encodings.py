@@ -6,7 +6,12 @@ Two kinds of function live here:
   text is not a valid value of that type (silver uses them, and so does bronze before formatting);
 - `canonical_text(col, logical_type, physical_type)` brings a value of any physical type to the one
   canonical lossless text of its logical type (docs/architecture.md), keeping the trimmed original
-  text when it does not parse, so nothing is lost and silver can say what was wrong.
+  text when it does not parse, so nothing is lost and silver can say what was wrong;
+  `physical_text` is its first half (text plus "already canonical"), for callers that want to
+  skip re-parsing values a typed column already gives in canonical form.
+
+Every function references its input column once or a few times, never nested: a Column built by
+calling one parser on the output of another must stay small, or Spark's planner runs out of memory.
 
 Spark SQL functions only (no Python UDFs): these run on every row of every export.
 """
@@ -155,45 +160,77 @@ def _epoch_to_timestamp(number: Column) -> Column:
     )
 
 
-def _as_text(col: Column, logical_type: str, physical: T.DataType) -> Column:
-    """The value as text, read in the way its physical type means for this logical type."""
+def physical_text(col: Column, logical_type: str, physical: T.DataType) -> tuple[Column, Column]:
+    """(the value as cleaned text, whether that text is already canonical) for a physical type.
+
+    The flag is true only where `canonical_from_text` would return the text unchanged (e.g. a
+    Parquet timestamp formatted as canonical timestamp text), so callers may skip re-parsing
+    those values: `when(flag, text).otherwise(canonical_from_text(text, ...))` is
+    exactly `canonical_text`.
+    """
+    yes, no = F.lit(True), F.lit(False)
     if isinstance(physical, T.StringType):
-        return clean(col)
+        return clean(col), F.lit(logical_type == "string")
     if isinstance(physical, T.BinaryType):
         if logical_type == "boolean":
             byte = F.hex(col)
-            return F.when(byte == "01", F.lit("true")).when(byte == "00", F.lit("false")).otherwise(
+            text = F.when(byte == "01", F.lit("true")).when(byte == "00", F.lit("false")).otherwise(
                 F.when(col.isNotNull(), F.concat(F.lit("0x"), F.lower(F.hex(col))))
             )
-        return clean(F.decode(col, "UTF-8"))
+            return text, yes  # 0x.. of another byte does not parse as a boolean either: kept as it is
+        return clean(F.decode(col, "UTF-8")), F.lit(logical_type == "string")
     if isinstance(physical, T.BooleanType):
-        return F.when(col, F.lit("true")).when(~col, F.lit("false"))
+        text = F.when(col, F.lit("true")).when(~col, F.lit("false"))
+        return text, F.lit(logical_type in ("boolean", "string"))
     if isinstance(physical, (T.TimestampType, T.TimestampNTZType)):
         if logical_type == "date":
-            return F.date_format(col, DATE_TEXT_FORMAT)
-        return F.date_format(col, TIMESTAMP_TEXT_FORMAT)
+            return F.date_format(col, DATE_TEXT_FORMAT), yes
+        return F.date_format(col, TIMESTAMP_TEXT_FORMAT), F.lit(logical_type in ("timestamp", "string"))
     if isinstance(physical, T.DateType):
         if logical_type == "timestamp":
-            return F.date_format(col.cast("timestamp"), TIMESTAMP_TEXT_FORMAT)
-        return F.date_format(col, DATE_TEXT_FORMAT)
+            return F.date_format(col.cast("timestamp"), TIMESTAMP_TEXT_FORMAT), yes
+        return F.date_format(col, DATE_TEXT_FORMAT), F.lit(logical_type in ("date", "string"))
     if isinstance(physical, _INTEGRAL_TYPES):
         if logical_type == "timestamp":
-            return F.date_format(_epoch_to_timestamp(col.cast("long")), TIMESTAMP_TEXT_FORMAT)
-        return col.cast("string")
+            return F.date_format(_epoch_to_timestamp(col.cast("long")), TIMESTAMP_TEXT_FORMAT), yes
+        if logical_type == "boolean":
+            text = F.when(col == 1, F.lit("true")).when(col == 0, F.lit("false")).otherwise(col.cast("string"))
+            return text, yes  # other integers are not booleans in any form: kept as they are
+        return col.cast("string"), F.lit(logical_type in ("integer", "decimal", "string"))
     if isinstance(physical, _FRACTIONAL_TYPES):
         # Spark prints a double with its shortest exact repr (12.5, never 12.500000001)
         as_double = col.cast("double")
         integral = (as_double == F.floor(as_double)) & (F.abs(as_double) < 9.0e15)
         if logical_type == "timestamp":
-            return F.when(
+            text = F.when(
                 integral, F.date_format(_epoch_to_timestamp(as_double.cast("long")), TIMESTAMP_TEXT_FORMAT)
             ).otherwise(as_double.cast("string"))
-        return F.when(integral, as_double.cast("long").cast("string")).otherwise(as_double.cast("string"))
+            return text, F.coalesce(integral, no)
+        if logical_type == "boolean":
+            text = (
+                F.when(as_double == 1, F.lit("true"))
+                .when(as_double == 0, F.lit("false"))
+                .when(integral, as_double.cast("long").cast("string"))
+                .otherwise(as_double.cast("string"))
+            )
+            return text, yes
+        text = F.when(integral, as_double.cast("long").cast("string")).otherwise(as_double.cast("string"))
+        if logical_type == "string":
+            return text, yes
+        if logical_type in ("integer", "decimal"):  # plain text is final; 1.0E16 or 1.5E-5 is re-parsed
+            return text, F.coalesce(integral | ~text.contains("E"), no)
+        return text, no
     if isinstance(physical, T.DecimalType):
-        return col.cast("string")
+        text = col.cast("string")
+        if logical_type == "decimal":  # drop trailing fractional zeros: 12.5000 -> 12.5, 3.00 -> 3
+            plain = F.when(text.contains("."), F.regexp_replace(text, r"\.?0+$", "")).otherwise(text)
+            return plain, F.coalesce(~text.contains("E"), no)
+        return text, F.lit(logical_type == "string")
     if isinstance(physical, T.NullType):
-        return F.lit(None).cast("string")
-    return F.to_json(col) if isinstance(physical, (T.StructType, T.ArrayType, T.MapType)) else col.cast("string")
+        return F.lit(None).cast("string"), yes
+    if isinstance(physical, (T.StructType, T.ArrayType, T.MapType)):
+        return F.to_json(col), F.lit(logical_type == "string")
+    return col.cast("string"), F.lit(logical_type == "string")
 
 
 def canonical_from_text(text: Column, logical_type: str, values: Sequence[str] = ()) -> Column:
@@ -222,4 +259,5 @@ def canonical_text(col: Column, logical_type: str, physical: T.DataType, values:
 
     A value that does not parse keeps its trimmed original text; empty text becomes null.
     """
-    return canonical_from_text(_as_text(col, logical_type, physical), logical_type, values)
+    text, done = physical_text(col, logical_type, physical)
+    return F.when(done, text).otherwise(canonical_from_text(text, logical_type, values))

@@ -8,7 +8,6 @@ from typing import Any
 
 from lakehouse.config import load_config
 from lakehouse.errors import UserError
-
 from lakehouse.runtime import JobOptions, RunContext, job_run
 
 # step -> the job name recorded in ops.run_log (also the jobs/<name>.py entrypoint)
