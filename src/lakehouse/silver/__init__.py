@@ -1,0 +1,192 @@
+"""The silver job: bronze text -> typed, validated silver tables, quarantine and ops.dq_results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.config import TableSpec
+from lakehouse.errors import UserError
+from lakehouse.silver.expectations import (
+    KEY,
+    LOCATIONS_ENTITY,
+    QUARANTINED,
+    REASON,
+    RULES,
+    ExpectationFailed,
+    Rule,
+    flag_rows,
+    quarantine_rows,
+    silver_rows,
+)
+from lakehouse.silver.quality import (
+    DQ_RESULTS,
+    ConservationError,
+    TableQuality,
+    check_conservation,
+    dq_results,
+    measure,
+    metric_columns,
+    table_quality,
+)
+from lakehouse.silver.typing import silver_schema
+
+__all__ = ["SILVER_CONF", "ConservationError", "ExpectationFailed", "bronze_schema", "run_silver", "silver_entity"]
+
+LINEAGE = T.StructType(
+    [
+        T.StructField("_store_id", T.StringType()),
+        T.StructField("_source_file", T.StringType()),
+        T.StructField("_export_id", T.StringType()),
+        T.StructField("_run_id", T.StringType()),
+        T.StructField("_ingested_at", T.TimestampType()),
+        T.StructField("_rescued", T.MapType(T.StringType(), T.StringType())),
+    ]
+)
+
+
+# session settings silver runs with (restored afterwards). Whole-stage code generation fuses the
+# parsers of every column into one Java method: past 64 KB it does not compile (Spark logs an error
+# and falls back), and below that it is often too large for the JIT. Per-expression code generation
+# splits the work into small methods and measured ~1.5x less CPU on the tickets (docs/silver.md).
+SILVER_CONF = {"spark.sql.codegen.wholeStage": "false"}
+
+
+@contextmanager
+def sql_conf(spark, conf: dict[str, str]) -> Iterator[None]:
+    """Set session SQL properties for the block, then restore their previous values."""
+    before = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def bronze_schema(spec: TableSpec) -> T.StructType:
+    """The bronze table's schema (DOMAIN.md §2): every contract column as text, then the lineage."""
+    return T.StructType([T.StructField(c.name, T.StringType()) for c in spec.columns] + LINEAGE.fields)
+
+
+def _slim(flagged: DataFrame, spec: TableSpec, bronze_columns: list[str], rules: list[Rule]) -> DataFrame:
+    """What the job keeps of a flagged frame: silver columns, flags, and bronze values only where
+    the row is quarantined (the only place they are written), so the cached frame stays small."""
+    keep = [*silver_schema(spec).names, KEY, *[r.flag for r in rules], QUARANTINED, REASON, RULES]
+    bronze = [F.when(F.col(QUARANTINED), F.col(c)).alias(c) for c in bronze_columns]
+    return flagged.select(*keep, *bronze)
+
+
+def silver_entity(run, spec: TableSpec, locations: DataFrame | None) -> TableQuality:
+    """Build silver.<table> and quarantine.<entity> of one entity from bronze.<entity>.
+
+    One pass parses bronze and evaluates every rule; that frame is cached so the silver write,
+    the quarantine write and the metrics do not parse twice. Metrics are observed during the
+    silver write, except when the entity has `fail` rules: then they are computed first, so a
+    failing run raises ExpectationFailed before anything of the entity is written. Afterwards the
+    written tables are counted and checked against bronze (ConservationError on a mismatch).
+    """
+    bronze_name = f"bronze.{spec.entity}"
+    silver_name = f"silver.{spec.silver_table}"
+    quarantine_name = f"quarantine.{spec.entity}"
+    if run.tables.exists(bronze_name):
+        bronze = run.tables.read(bronze_name)
+        bronze_rows = _rows(run.tables, bronze_name)
+    else:  # no export of this entity yet: an empty silver table keeps downstream readers working
+        bronze = run.spark.createDataFrame([], bronze_schema(spec))
+        bronze_rows = 0
+
+    flagged, rules = flag_rows(bronze, spec, locations)
+    slim = _slim(flagged, spec, bronze.columns, rules).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        if any(r.action == "fail" for r in rules):
+            quality = measure(slim, silver_name, rules)
+            quality.raise_on_failure()
+            silver_version = run.tables.overwrite(silver_name, silver_rows(slim, spec))
+        else:
+            observed = Observation(f"silver_dq_{spec.entity}_{id(slim)}")
+            silver_version = run.tables.overwrite(
+                silver_name, silver_rows(slim.observe(observed, *metric_columns(rules)), spec)
+            )
+            metrics = observed.get
+            # an optimizer that proves the silver rows empty may drop the observation: measure instead
+            quality = table_quality(silver_name, rules, metrics) if metrics else measure(slim, silver_name, rules)
+        quarantine_version = run.tables.overwrite(
+            quarantine_name, quarantine_rows(slim, bronze.columns, run.run_id, run.started_at)
+        )
+    finally:
+        slim.unpersist()
+
+    silver_count = _rows(run.tables, silver_name, silver_version)
+    quarantine_count = _rows(run.tables, quarantine_name, quarantine_version)
+    check_conservation(silver_name, bronze_rows, silver_count, quarantine_count)
+    check_conservation(silver_name, quality.rows, silver_count, quality.quarantined)
+    run.record(
+        silver_name,
+        rows_in=bronze_rows,
+        rows_out=silver_count,
+        quarantined=quarantine_count,
+        warned=quality.warned,
+    )
+    return quality
+
+
+def _rows(tables, name: str, version: int | None = None) -> int:
+    """Rows of a table version as its commit recorded them (no Spark job), else counted."""
+    history = tables.history(name)
+    entry = history[0] if version is None else next((v for v in history if v.version == version), None)
+    if entry is not None and entry.rows is not None:
+        return int(entry.rows)
+    return tables.read(name, version).count()
+
+
+def _order(specs: dict[str, TableSpec]) -> list[TableSpec]:
+    """Locations first (the referential rule reads silver.locations), then the rest in config order."""
+    return sorted(specs.values(), key=lambda s: s.entity != LOCATIONS_ENTITY)
+
+
+def run_silver(run) -> dict[str, Any]:
+    """Rebuild every silver table and quarantine.<entity> from bronze, and append ops.dq_results.
+
+    Silver and quarantine are overwritten (both reflect the current bronze, so reruns are
+    idempotent); ops.dq_results gets one row per table and rule, also when a `fail` rule stops
+    the run (ExpectationFailed) for the tables checked so far. Returns a summary of the counts.
+    """
+    specs = run.config.tables
+    if not any(run.tables.exists(f"bronze.{e}") for e in specs):
+        raise UserError(f"silver needs the bronze tables in {run.settings.warehouse}: run `lakehouse run bronze` first")
+    measured: list[TableQuality] = []
+    locations: DataFrame | None = None
+    try:
+        with sql_conf(run.spark, SILVER_CONF):
+            for spec in _order(specs):
+                measured.append(silver_entity(run, spec, locations))
+                if spec.entity == LOCATIONS_ENTITY:
+                    locations = run.tables.read(f"silver.{spec.silver_table}")
+    except ExpectationFailed as exc:
+        _append_results(run, measured + ([exc.quality] if exc.quality is not None else []))
+        raise
+    _append_results(run, measured)
+    return {
+        "tables": len(measured),
+        "bronze_rows": sum(q.rows for q in measured),
+        "silver_rows": sum(q.rows - q.quarantined for q in measured),
+        "quarantined": sum(q.quarantined for q in measured),
+        "warned": sum(q.warned for q in measured),
+        "rules_failing": sum(1 for q in measured for r in q.results if r.rows_failing),
+    }
+
+
+def _append_results(run, measured: list[TableQuality]) -> None:
+    if measured:
+        run.tables.append(DQ_RESULTS, dq_results(run.spark, measured, run.run_id, run.started_at))
