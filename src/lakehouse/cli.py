@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +28,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class Step(str, Enum):
+class Step(StrEnum):
     bronze = "bronze"
     silver = "silver"
     gold = "gold"
