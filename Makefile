@@ -69,19 +69,24 @@ dry-run: setup
 	$(BIN)/lakehouse submit $(JOB) --env $(ENV) --profile $(PROFILE) $(if $(CLUSTER),--cluster $(CLUSTER),) --dry-run
 
 # Benchmarks print figures (rows/s, peak memory); they are scripts, not tests.
+BENCH_ARGS = --dir $(BENCH_DIR) --rows $(BENCH_ROWS) --stores $(BENCH_STORES)
+
 bench-generate: setup
-	$(BIN)/python benchmarks/bench_generate.py --rows $(BENCH_ROWS) --stores $(BENCH_STORES) --out $(BENCH_DIR)/landing
+	$(BIN)/python benchmarks/bench_generate.py $(BENCH_ARGS)
 
 bench-bronze: setup
-	$(BIN)/python benchmarks/bench_bronze.py --rows $(BENCH_ROWS) --stores $(BENCH_STORES) --dir $(BENCH_DIR)
+	$(BIN)/python benchmarks/bench_bronze.py $(BENCH_ARGS)
 
 bench-silver: setup
-	$(BIN)/python benchmarks/bench_silver.py --dir $(BENCH_DIR)
+	$(BIN)/python benchmarks/bench_silver.py $(BENCH_ARGS)
 
 bench-gold: setup
-	$(BIN)/python benchmarks/bench_gold.py --dir $(BENCH_DIR)
+	$(BIN)/python benchmarks/bench_gold.py $(BENCH_ARGS)
 
-bench: bench-bronze bench-silver bench-gold
+# bronze, silver, gold in order on one BENCH_DIR; a missed target does not stop the later ones
+bench: setup
+	@status=0; for step in bronze silver gold; do \
+	  $(MAKE) --no-print-directory bench-$$step || status=1; done; exit $$status
 
 clean:
 	rm -rf data build spark-warehouse metastore_db derby.log

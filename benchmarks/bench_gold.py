@@ -1,173 +1,72 @@
-"""Benchmark of gold + scoring: wall time and peak memory (RSS of the whole process tree).
+"""Benchmark of gold + scoring (or, with `--pipeline`, of the whole pipeline): wall, CPU and peak RSS.
 
-    .venv/bin/python benchmarks/bench_gold.py --rows 10000000 --workdir /tmp/bench_gold
-    .venv/bin/python benchmarks/bench_gold.py --warehouse /tmp/bench_gold/warehouse   # silver exists
+    .venv/bin/python benchmarks/bench_gold.py --dir /tmp/lakehouse-bench
+    .venv/bin/python benchmarks/bench_gold.py --dir /tmp/lakehouse-bench-30m --rows 30000000 --pipeline
 
-Without silver in the warehouse it first generates `--rows` tickets of sample landing data and runs
-bronze and silver (timed separately, not part of the figure). Then one child process runs
-`gold` and `scoring` (training) in one session with the `local` profile, as `lakehouse run
-pipeline` does, while this process samples the RSS of the child and its JVM every 0.2 s. The
-targets (`--max-seconds`, `--max-rss-gib`) are checked at the end; the exit code is 1 when missed.
+Default: needs silver tables in `<dir>/warehouse`; when they are missing it generates landing data
+and runs bronze and silver first (not timed as the figure). Then `lakehouse run gold` and `lakehouse
+run scoring` (training) run as two measured processes (session start included in both); the
+figure is the sum of their wall times. Rows/s counts the silver tickets gold read (`tickets` of its
+summary). Targets: < `--max-seconds`, peak RSS < `--max-rss-gib`; the exit code is 1 when missed.
+
+`--pipeline`: generates landing data if missing, then measures one `lakehouse run pipeline` process
+(bronze -> silver -> gold -> scoring in one session) on a fresh warehouse; wall seconds per step
+come from the timestamps of the step headers in its log. No target is checked but peak RSS.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
+import shutil
 import sys
-import threading
-import time
-from pathlib import Path
 
-import psutil
-
-GIB = 1024**3
+import measure
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return total
-
-
-def run_measured(cmd: list[str], log: Path) -> dict:
-    """Run `cmd`, sampling its process tree's RSS; returns wall seconds, peak RSS and exit code."""
-    started = time.monotonic()
-    with log.open("w") as out:
-        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        proc = psutil.Process(child.pid)
-        peak = 0
-        done = threading.Event()
-
-        def sample():
-            nonlocal peak
-            while not done.is_set():
-                try:
-                    peak = max(peak, tree_rss(proc))
-                except psutil.NoSuchProcess:
-                    return
-                done.wait(0.2)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        code = child.wait()
-        done.set()
-        sampler.join()
-    return {
-        "seconds": round(time.monotonic() - started, 1),
-        "peak_rss_gib": round(peak / GIB, 2),
-        "exit": code,
-    }
-
-
-def lakehouse_cmd() -> list[str]:
-    exe = Path(sys.executable).parent / "lakehouse"
-    return [str(exe)] if exe.exists() else [sys.executable, "-c", "from lakehouse.cli import main; main()"]
-
-
-def prepare(args) -> None:
-    """Generate landing data and run bronze + silver into the warehouse (not measured as gold)."""
-    from lakehouse.generate import generate
-
-    landing = args.workdir / "landing"
-    if not landing.exists() or not any(landing.iterdir()):
-        t = time.monotonic()
-        stats = generate(out=landing, stores=args.stores, tickets=args.rows, seed=args.seed)
-        print(f"generate: {time.monotonic() - t:.0f}s  {stats.summary()}", flush=True)
-    for step in ("bronze", "silver"):
-        cmd = [
-            *lakehouse_cmd(),
-            "run",
-            step,
-            "--env",
-            "local",
-            "--profile",
-            args.profile,
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(args.warehouse),
-        ]
-        res = run_measured(cmd, args.workdir / f"{step}.log")
-        print(f"{step}: {res}", flush=True)
-        if res["exit"] != 0:
-            raise SystemExit(f"{step} failed: see {args.workdir / f'{step}.log'}")
-
-
-def child(args) -> int:
-    """Run gold then scoring in one session (the measured part); print one JSON line per step."""
-    from lakehouse.gold import run_gold
-    from lakehouse.gold.scoring import run_scoring
-    from lakehouse.runtime import JobOptions, job_run
-
-    options = JobOptions(env="local", profile=args.profile, warehouse=str(args.warehouse))
-    spark = None
-    for step, fn in (("gold", run_gold), ("scoring", lambda run: run_scoring(run, None))):
-        t = time.monotonic()
-        with job_run(step, options, spark=spark) as run:
-            spark = run.spark
-            summary = fn(run)
-        print(
-            json.dumps(
-                {"step": step, "seconds": round(time.monotonic() - t, 1), "summary": summary}, default=str
-            ),
-            flush=True,
-        )
-    return 0
+def pipeline(args) -> int:
+    """Measure `lakehouse run pipeline` end to end on a fresh warehouse."""
+    measure.ensure_landing(args)
+    shutil.rmtree(args.dir / "warehouse", ignore_errors=True)
+    res = measure.run_step("pipeline", args.dir, args.profile)
+    steps = measure.step_seconds(res.log, res.seconds)
+    print(res.line())
+    print("per step (wall s): " + ", ".join(f"{job} {s}" for job, s in steps.items()))
+    for i, summary in enumerate(measure.summaries(res.log)):
+        print(f"  summary {i + 1}: {summary}")
+    if res.exit != 0:
+        print(f"see {res.log}")
+    ok = res.exit == 0 and len(steps) == 4 and res.peak_rss_gib < args.max_rss_gib
+    return measure.verdict(ok, f"all four steps succeed, peak RSS < {args.max_rss_gib} GiB")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000, help="tickets to generate when preparing")
-    parser.add_argument("--stores", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--dir", "--workdir", dest="workdir", type=Path, default=Path("/tmp/lakehouse-bench"),
-                        help="holds landing/ and warehouse/ (the other benchmarks use the same layout)")
-    parser.add_argument("--warehouse", type=Path, default=None, help="default: <workdir>/warehouse")
-    parser.add_argument("--profile", default="local")
-    parser.add_argument("--max-seconds", type=float, default=240.0, help="target for gold + scoring")
-    parser.add_argument("--max-rss-gib", type=float, default=8.0, help="target peak RSS")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.workdir = args.workdir.resolve()
-    args.warehouse = (args.warehouse or args.workdir / "warehouse").resolve()
-    if args.child:
-        return child(args)
+    """Prepare silver if needed, run gold then scoring, print the figures."""
+    p = measure.parser(__doc__.splitlines()[0])
+    p.add_argument("--max-seconds", type=float, default=240.0, help="target: gold + scoring wall seconds")
+    p.add_argument("--pipeline", action="store_true", help="measure `lakehouse run pipeline` instead")
+    args = p.parse_args(argv)
+    args.dir = args.dir.resolve()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    if args.pipeline:
+        return pipeline(args)
+    measure.ensure_tables(args, "silver")
 
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    if not (args.warehouse / "silver" / "tickets").exists():
-        prepare(args)
-    log = args.workdir / "gold_scoring.log"
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        "--profile",
-        args.profile,
-        "--workdir",
-        str(args.workdir),
-        "--warehouse",
-        str(args.warehouse),
-    ]
-    res = run_measured(cmd, log)
-    steps = [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"step"')]
-    for s in steps:
-        print(f"{s['step']}: {s['seconds']}s  {json.dumps(s['summary'], default=str)}")
-    ok = res["exit"] == 0 and res["seconds"] <= args.max_seconds and res["peak_rss_gib"] <= args.max_rss_gib
-    print(
-        f"gold + scoring ({args.profile} profile, warehouse {args.warehouse}): {res['seconds']}s wall "
-        f"(target {args.max_seconds:.0f}s), peak RSS {res['peak_rss_gib']} GiB (target {args.max_rss_gib} GiB), "
-        f"exit {res['exit']} -> {'OK' if ok else 'MISSED'}"
-    )
-    if res["exit"] != 0:
-        print(f"see {log}")
-    return 0 if ok else 1
+    gold = measure.run_step("gold", args.dir, args.profile)
+    scoring = measure.run_step("scoring", args.dir, args.profile) if gold.exit == 0 else None
+    rows = int(gold.summary.get("tickets", 0))
+    print(gold.line(rows))
+    if scoring:
+        print(scoring.line() + f"; summary {scoring.summary}")
+    seconds = gold.seconds + (scoring.seconds if scoring else 0.0)
+    cpu = gold.cpu_seconds + (scoring.cpu_seconds if scoring else 0.0)
+    peak = max(gold.peak_rss_gib, scoring.peak_rss_gib if scoring else 0.0)
+    print(f"gold + scoring: {seconds:.1f}s wall, {cpu:.1f}s CPU, peak RSS {peak:.2f} GiB "
+          f"(load avg {measure.load_average()})")
+    for res in (gold, scoring):
+        if res and res.exit != 0:
+            print(f"see {res.log}")
+    ok = gold.exit == 0 and scoring is not None and scoring.exit == 0 and seconds < args.max_seconds \
+        and peak < args.max_rss_gib
+    return measure.verdict(ok, f"gold + scoring < {args.max_seconds:.0f}s, peak RSS < {args.max_rss_gib} GiB")
 
 
 if __name__ == "__main__":

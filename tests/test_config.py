@@ -1,5 +1,6 @@
 """Configuration loading: the shipped files validate, and each kind of mistake gets its one-line message."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -70,8 +71,11 @@ def test_selection_by_environment_variables(monkeypatch, conf):
 def test_command_line_paths_override_the_env(conf):
     settings = load_settings("local", conf, {"landing": "/x/landing", "warehouse": None})
     assert settings.landing == "/x/landing"
-    assert settings.warehouse == "data/warehouse"
-    assert settings.layer_root("gold") == "data/warehouse/gold"
+    # relative local paths are made absolute against the working directory, URIs are kept
+    assert settings.warehouse == os.path.abspath("data/warehouse")
+    assert settings.layer_root("gold") == os.path.abspath("data/warehouse") + "/gold"
+    remote = load_settings("local", conf, {"landing": "gs://b/landing", "warehouse": "file:///w"})
+    assert (remote.landing, remote.warehouse) == ("gs://b/landing", "file:///w")
 
 
 def test_unknown_key_names_file_and_key(conf):

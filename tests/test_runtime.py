@@ -28,7 +28,7 @@ def test_runs_are_logged_with_status_counts_and_errors(spark, tmp_path):
 
     with pytest.raises(ZeroDivisionError), job_run("gold_kpis", options(tmp_path, "run-2"), spark=spark) as run:
         run.record("gold.churn_retention", rows_in=3)
-        raise ZeroDivisionError("the job failed")
+        raise ZeroDivisionError("division by zero")
 
     log = open_table_store(spark, settings).read(RUN_LOG)
     rows = {r["run_id"]: r.asDict(recursive=True) for r in log.collect()}

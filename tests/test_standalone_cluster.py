@@ -193,3 +193,4 @@ def test_pipeline_runs_on_a_standalone_cluster_from_the_packaged_zip(tmp_path, r
     )
     assert runs, "the run log has no row of the run"
     assert {(r.status, r.git_sha) for r in runs} == {("succeeded", GIT_SHA)}
+    assert {r.job for r in runs} == {"bronze_merge", "silver_clean", "gold_kpis", "churn_scoring"}

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+import sqlglot
 from chispa import assert_df_equality
 
 from lakehouse.errors import UserError
@@ -99,8 +100,8 @@ def test_every_view_transpiles_to_bigquery_naming_the_same_columns():
     for view in load_views():
         spark_columns = parse(view.sql).named_selects
         bigquery = transpile_view(view, "bigquery")
-        assert parse(bigquery.replace(DATASET_PLACEHOLDER, "ds"), "bigquery").named_selects == spark_columns
-        assert f"FROM {DATASET_PLACEHOLDER}.{view.name}" in bigquery
+        assert parse(bigquery.replace(DATASET_PLACEHOLDER, "p.ds"), "bigquery").named_selects == spark_columns
+        assert f"FROM `{DATASET_PLACEHOLDER}.{view.name}`" in bigquery
         named = transpile_view(view, "bigquery", dataset="my-project.client_ds")
         assert f"FROM `my-project`.client_ds.{view.name}" in named
     metrics = next(v for v in load_views() if v.name == "model_metrics")
@@ -112,7 +113,11 @@ def test_export_views_writes_one_file_per_view(tmp_path):
     assert sorted(p.name for p in written) == sorted(f"{v}.sql" for v in VIEWS)
     text = (tmp_path / "bq" / "churn_risk.sql").read_text()
     assert text.startswith("SELECT\n") and "risk_score AS churn_probability" in text
-    assert "${dataset}.churn_risk" in text
+    assert "FROM `${project}.${dataset}.churn_risk`" in text
+    # what Terraform's templatefile makes of it is valid BigQuery naming the gold table
+    rendered = text.replace("${project}", "my-project").replace("${dataset}", "lakehouse_gold_dev")
+    (table,) = sqlglot.parse_one(rendered, read="bigquery").find_all(sqlglot.exp.Table)
+    assert (table.catalog, table.db, table.name) == ("my-project", "lakehouse_gold_dev", "churn_risk")
     duck = export_views("duckdb", tmp_path / "duck", None)
     assert "FROM gold.churn_risk" in (tmp_path / "duck" / "churn_risk.sql").read_text() and len(duck) == 6
     with pytest.raises(UserError, match="'nosuchsql' is not a SQL dialect"):
@@ -180,3 +185,24 @@ def test_write_docs_reads_the_warehouse(spark, gold_store, settings, tmp_path):
             spark.conf.set(key, value)
     text = out.read_text()
     assert "Example values come from the sample data" in text and "| v1 |" in text
+
+
+def test_lakehouse_sql_with_a_relative_warehouse_and_an_empty_table(spark, tmp_path, monkeypatch, capsys):
+    """`lakehouse sql --warehouse wh` from the folder holding wh: every table registers, empty ones too."""
+    from lakehouse.cli import main
+    from lakehouse.config import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    tables = open_table_store(spark, load_settings("local", overrides={"warehouse": "wh"}))
+    schema, rows = gold_rows()["churn_retention"]
+    tables.overwrite("gold.churn_retention", spark.createDataFrame(rows, schema))
+    tables.overwrite("quarantine.bronze_files", spark.createDataFrame([], "path string, reason string"))
+    try:
+        with pytest.raises(SystemExit) as done:
+            main(["sql", "SELECT count(*) AS n FROM client.churn_retention", "--warehouse", "wh"])
+        assert done.value.code == 0
+        assert spark.sql("SELECT count(*) FROM quarantine.bronze_files").first()[0] == 0
+        assert spark.sql("SELECT count(*) FROM gold.churn_retention").first()[0] == len(rows)
+    finally:
+        for db in ("client", "gold", "quarantine", "ops"):
+            spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")

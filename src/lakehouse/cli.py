@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -24,7 +25,9 @@ jars_app = typer.Typer(help="Delta Lake jars for Dataproc and local Delta runs."
 app.add_typer(views_app, name="views")
 app.add_typer(jars_app, name="jars")
 
-console = Console()
+# piped or logged output (make run, CI, Dataproc driver logs) is not squeezed into 80 columns
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
+console = Console(width=_WIDTH)
 err_console = Console(stderr=True)
 
 

@@ -70,6 +70,17 @@ class ScoringSettings(_Model):
     gbt_max_iter: int = Field(30, ge=1)  # boosting rounds of the gradient-boosted trees
 
 
+def absolute_local(uri: str) -> str:
+    """A local path made absolute against the working directory; URIs (gs://, file:/...) unchanged.
+
+    Relative paths would otherwise mean different places to Spark's catalog, to executors started
+    elsewhere and to a later command run from another directory.
+    """
+    if "://" in uri or uri.startswith("file:"):
+        return uri
+    return os.path.abspath(os.path.expanduser(uri))
+
+
 class Settings(_Model):
     """Base settings merged with one environment's overrides."""
 
@@ -89,6 +100,16 @@ class Settings(_Model):
     bronze: BronzeSettings = BronzeSettings()
     gold: GoldSettings = GoldSettings()
     scoring: ScoringSettings = ScoringSettings()
+
+    @field_validator("landing", "warehouse")
+    @classmethod
+    def _absolute_local_path(cls, value: str) -> str:
+        return absolute_local(value)
+
+    @field_validator("layer_roots")
+    @classmethod
+    def _absolute_layer_roots(cls, value: dict[str, str]) -> dict[str, str]:
+        return {layer: absolute_local(root) for layer, root in value.items()}
 
     def layer_root(self, layer: str) -> str:
         """Root URI of a layer: its own bucket when configured, else `<warehouse>/<layer>`."""

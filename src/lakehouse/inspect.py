@@ -14,6 +14,7 @@ from lakehouse.errors import UserError
 from lakehouse.runtime import RUN_LOG, JobOptions
 from lakehouse.session import build_session
 from lakehouse.tables import TableStore, open_table_store
+from lakehouse.views import register_views
 
 DQ_RESULTS = "ops.dq_results"
 
@@ -132,7 +133,9 @@ def register_tables(spark: SparkSession, store: TableStore) -> list[str]:
         layer, table = name.split(".")
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{layer}`")
         spark.sql(f"DROP TABLE IF EXISTS `{layer}`.`{table}`")
-        spark.sql(f"CREATE TABLE `{layer}`.`{table}` USING {using} LOCATION '{store.path(name)}'")
+        # the table layer's schema, not Spark's inference: an empty Parquet version has no file to infer from
+        schema = store.read(name).schema if using == "parquet" else None
+        spark.catalog.createTable(f"`{layer}`.`{table}`", path=store.path(name), source=using, schema=schema)
     return names
 
 
@@ -141,8 +144,5 @@ def sql_session(options: JobOptions) -> Iterator[SparkSession]:
     """A session where warehouse tables are `layer.table` and client views are `client.<view>`."""
     with warehouse(options) as store:
         register_tables(store.spark, store)
-        if store.exists("gold.location_scorecard"):
-            from lakehouse.views import register_views
-
-            register_views(store.spark, store)
+        register_views(store.spark, store)  # the views of the gold tables built so far
         yield store.spark

@@ -1,31 +1,68 @@
-"""What a finished pipeline run shows the user: table locations, the bottom scorecard, the model's AUC."""
+"""What a finished pipeline run shows the user: where the tables are, the bottom scorecard, the model's AUC."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from rich.table import Table
 
 from lakehouse.runtime import RunContext
 
+# the bottom scorecard as printed: (column, header); the table holds more (see docs/gold_views.md)
+BOTTOM_COLUMNS = (
+    ("bottom_rank", "#"),
+    ("location_id", "location"),
+    ("location_name", "name"),
+    ("washes", "washes"),
+    ("revenue", "revenue"),
+    ("members_end", "members"),
+    ("churn_rate", "churn"),
+    ("billing_success_rate", "billing ok"),
+    ("score", "score"),
+)
+
+
+def cell(value: Any) -> str:
+    """One value as printed: floats to 3 decimals, empty for null."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, (Decimal, date, datetime)):
+        return str(value)
+    return str(value)
+
 
 def table_locations(run: RunContext) -> Table:
-    """A rich table of every table in the warehouse and where its current version lives."""
-    out = Table(title="tables")
-    out.add_column("table")
-    out.add_column("path", overflow="fold")
+    """The warehouse's tables by layer, with the folder each layer lives in."""
+    by_layer: dict[str, list[str]] = defaultdict(list)
     for name in run.tables.list_tables():
-        out.add_row(name, run.tables.path(name))
+        layer, table = name.split(".", 1)
+        by_layer[layer].append(table)
+    out = Table(title=f"tables in {run.settings.warehouse}")
+    out.add_column("layer")
+    out.add_column("root", overflow="fold")
+    out.add_column("tables", overflow="fold")
+    for layer, tables in sorted(by_layer.items()):
+        out.add_row(layer, run.settings.layer_root(layer), ", ".join(sorted(tables)))
     return out
 
 
-def rows_table(df, title: str, limit: int = 50) -> Table:
-    """A rich table of a DataFrame's first `limit` rows (bounded: never the whole table)."""
+def rows_table(df, title: str, columns: Sequence[tuple[str, str]] | None = None, limit: int = 50) -> Table:
+    """A rich table of a DataFrame's first `limit` rows (bounded: never the whole table).
+
+    `columns` picks and names the columns shown, as (column, header) pairs; default: all.
+    """
+    columns = list(columns or [(c, c) for c in df.columns])
     out = Table(title=title)
-    for col in df.columns:
-        out.add_column(col, overflow="fold")
-    for row in df.limit(limit).collect():
-        out.add_row(*("" if v is None else str(v) for v in row))
+    for _, header in columns:
+        out.add_column(header, overflow="fold")
+    for row in df.select([c for c, _ in columns]).limit(limit).collect():
+        out.add_row(*(cell(v) for v in row))
     return out
 
 
@@ -34,9 +71,12 @@ def pipeline_report(run: RunContext, report: Callable[..., None] = print) -> Non
     report(table_locations(run))
     if run.tables.exists("gold.location_scorecard_bottom"):
         bottom = run.tables.read("gold.location_scorecard_bottom").orderBy("bottom_rank")
-        report(rows_table(bottom, f"bottom {run.settings.gold.bottom_n} locations (latest complete month)"))
+        first = bottom.select("month").first()
+        month = f" ({first['month']:%Y-%m})" if first else ""
+        title = f"bottom {run.settings.gold.bottom_n} locations, latest complete month{month}"
+        report(rows_table(bottom, title, BOTTOM_COLUMNS))
     if run.tables.exists("gold.model_metrics"):
         latest = run.tables.read("gold.model_metrics").orderBy("trained_at", ascending=False).limit(1).collect()
         if latest:
             m = latest[0].asDict()
-            report(f"churn-risk model {m.get('model_version')}: test ROC AUC = {m.get('test_auc', m.get('roc_auc'))}")
+            report(f"churn-risk model {m['model_version']}: test ROC AUC = {m['roc_auc']:.3f}")

@@ -23,7 +23,9 @@ VIEWS_PACKAGE = "lakehouse"
 VIEWS_DIR = ("sql", "views")
 CLIENT_DB = "client"
 SOURCE_DB = "gold"
-DATASET_PLACEHOLDER = "${dataset}"  # in BigQuery output when no dataset is given (Terraform fills it)
+# BigQuery output without a dataset names gold tables `${project}.${dataset}.<table>`, which
+# Terraform's templatefile fills in (infra/terraform/modules/bigquery)
+DATASET_PLACEHOLDER = "${project}.${dataset}"
 _PLACEHOLDER_IDENT = "lakehouse_dataset_placeholder"
 
 
@@ -170,8 +172,8 @@ def _dialect(name: str) -> str:
 
 def transpile_view(view: View, dialect: str, dataset: str | None = None) -> str:
     """The view's SELECT in another SQL dialect, its gold tables moved to `dataset` (`project.dataset`
-    or `dataset`). Without a dataset, BigQuery output names them `${dataset}.<table>` for Terraform
-    to fill in; other dialects keep `gold.<table>`."""
+    or `dataset`). Without a dataset, BigQuery output names them `${project}.${dataset}.<table>`
+    for Terraform to fill in; other dialects keep `gold.<table>`."""
     dialect = _dialect(dialect)
     tree = parse(view.sql)
     target: list[str] | None = None
@@ -179,12 +181,14 @@ def transpile_view(view: View, dialect: str, dataset: str | None = None) -> str:
         target = dataset.split(".")
         if len(target) > 2 or not all(target):
             raise UserError(f"--dataset {dataset!r} must be 'dataset' or 'project.dataset'")
-    elif dialect == "bigquery":
-        target = [_PLACEHOLDER_IDENT]
-    if target:
-        for table in tree.find_all(exp.Table):
+    for table in tree.find_all(exp.Table):
+        if target:
             table.set("db", exp.to_identifier(target[-1]))
             table.set("catalog", exp.to_identifier(target[0]) if len(target) == 2 else None)
+        elif dialect == "bigquery":  # one quoted path: `${project}.${dataset}.<table>`
+            table.set("this", exp.to_identifier(f"{_PLACEHOLDER_IDENT}.{table.name}", quoted=True))
+            table.set("db", None)
+            table.set("catalog", None)
     text = tree.sql(dialect=dialect, pretty=True)
     return text.replace(_PLACEHOLDER_IDENT, DATASET_PLACEHOLDER)
 
