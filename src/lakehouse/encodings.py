@@ -37,6 +37,11 @@ _ISO_TS = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d
 _US_TS = r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
+# fast paths: the forms most values already come in, which Spark's cast reads as they are; a value
+# matching one gives exactly what the general path gives, with one regular expression instead of five
+_PLAIN_NUMBER = r"^-?\d{1,20}(\.\d{1,18})?$"  # fits decimal(38, 18) without rounding
+_PLAIN_NONNEGATIVE = r"^(0|[1-9]\d{0,19})(\.\d{1,18})?$"  # no leading zeros, no -0
+_PLAIN_TS = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$"
 _EPOCH_MILLIS = r"^-?\d{11,13}$"
 
 # epoch numbers in a timestamp column: the unit is told apart by magnitude, since a Parquet
@@ -74,7 +79,8 @@ def decimal_value(text: Column) -> Column:
     sign = F.when(value.rlike(r"^\(.*\)$"), F.lit("-")).otherwise(F.lit(""))
     number = F.regexp_substr(F.regexp_replace(value, r"[$,()\s]", ""), F.lit(_NUMBER))
     # "(-5)" becomes "--5", which does not cast: a negative in parentheses is not a number
-    return F.concat(sign, number).cast(T.DecimalType(38, 18))
+    general = F.concat(sign, number)
+    return F.coalesce(F.regexp_substr(text, F.lit(_PLAIN_NUMBER)), general).cast(T.DecimalType(38, 18))
 
 
 def _plain(decimal: Column) -> Column:
@@ -82,13 +88,18 @@ def _plain(decimal: Column) -> Column:
 
     format_number never uses an exponent (a decimal's own string does, for 0 and tiny values).
     """
-    digits = F.regexp_replace(F.format_number(decimal, 18), ",", "")
+    return _without_trailing_zeros(F.regexp_replace(F.format_number(decimal, 18), ",", ""))
+
+
+def _without_trailing_zeros(digits: Column) -> Column:
+    """Plain number text without trailing fractional zeros, nor a bare trailing dot."""
     return F.regexp_replace(F.regexp_replace(digits, r"(\.\d*?)0+$", "$1"), r"\.$", "")
 
 
 def decimal_text(text: Column) -> Column:
     """Canonical decimal text (plain, no exponent, no trailing fractional zeros), or null if not a number."""
-    return _plain(decimal_value(text))
+    plain = _without_trailing_zeros(F.regexp_substr(text, F.lit(_PLAIN_NONNEGATIVE)))
+    return F.coalesce(plain, _plain(decimal_value(text)))
 
 
 def parse_decimal(text: Column, precision: int = 38, scale: int = 10) -> Column:
@@ -110,7 +121,7 @@ def parse_timestamp(text: Column) -> Column:
     iso = F.regexp_replace(iso, "z$", "Z").cast("timestamp")
     us = F.to_timestamp(F.regexp_substr(value, F.lit(_US_TS)), "M/d/yyyy H:mm[:ss]")
     millis = F.timestamp_millis(F.regexp_substr(value, F.lit(_EPOCH_MILLIS)).cast("long"))
-    return F.coalesce(iso, us, millis)
+    return F.coalesce(F.regexp_substr(text, F.lit(_PLAIN_TS)).cast("timestamp"), iso, us, millis)
 
 
 def parse_date(text: Column) -> Column:
