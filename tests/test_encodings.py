@@ -17,6 +17,16 @@ def parsed(spark, fn, values, in_type=T.StringType()):
     return [r["out"] for r in df.select("i", fn(F.col("v")).alias("out")).orderBy("i").collect()]
 
 
+CLEANED = [
+    (" \t a  b \r\n", "a  b"), ("x", "x"), ("", None), (" \t\n\x0b\f\r ", None), (None, None),
+    ("\u00a0x\u00a0", "\u00a0x\u00a0"),  # only Java's \\s white space is trimmed, not Unicode spaces
+]
+
+
+def test_clean_trims_white_space_and_nulls_blank_text(spark):
+    assert parsed(spark, enc.clean, [v for v, _ in CLEANED]) == [e for _, e in CLEANED]
+
+
 BOOLEANS = [
     ("true", True), ("TRUE", True), (" True ", True), ("t", True), ("T", True), ("1", True),
     ("y", True), ("Yes", True), ("false", False), ("F", False), ("0", False), ("n", False),
