@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import TableSpec
-from lakehouse.encodings import canonical_from_text, clean, physical_text
+from lakehouse.encodings import WHITE_SPACE, canonical_from_text, clean, physical_text
 
 FILE_KEY = "_file_key"
 RESCUED = "_rescued"
@@ -34,17 +34,16 @@ FILE_RESCUED_POS = "_file_rescued_pos"  # CSV: per file, their 1-based positions
 
 RESCUED_TYPE = T.MapType(T.StringType(), T.StringType(), True)
 REPLACEMENT_CHAR = "\ufffd"  # what Spark's CSV reader puts where bytes are not UTF-8
-_SPACES = " \t\n\r\f\v"
 
 
 def normalize_name(name: str) -> str:
     """A column name as the contract compares it: surrounding white space removed, lower case."""
-    return name.strip(_SPACES).lower()
+    return name.strip(WHITE_SPACE).lower()
 
 
 def _normalize_name_col(name: Column) -> Column:
     """`normalize_name` in Spark SQL (same characters trimmed)."""
-    return F.lower(F.btrim(name, F.lit(_SPACES)))
+    return F.lower(F.btrim(name, F.lit(WHITE_SPACE)))
 
 
 def staged_schema(spec: TableSpec) -> T.StructType:
@@ -253,7 +252,7 @@ def text_json_lines(spec: TableSpec, raw: DataFrame) -> DataFrame:
     line = F.when(line.startswith("\ufeff"), F.expr("substring(value, 2)")).otherwise(line)
     parsed = (
         raw.select(line.alias("value"), F.col(FILE_KEY))
-        .filter(F.length(F.btrim(F.col("value"), F.lit(_SPACES))) > 0)
+        .filter(F.length(F.btrim(F.col("value"), F.lit(WHITE_SPACE))) > 0)
         .select("value", FILE_KEY, F.from_json(F.col("value"), T.MapType(T.StringType(), T.StringType())).alias("_m"))
         .select(
             "value",
