@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from lakehouse.tables import MergeResult, open_table_store
 from lakehouse.tables.parquet import ParquetTableStore
@@ -329,6 +330,37 @@ def test_merge_keeps_the_partitioning(spark, settings, store):
         p.name for p in (versions_dir(settings, "bronze.t") / "v000001").iterdir() if p.is_dir()
     )
     assert partitions == ["seq=2", "seq=3", "seq=5", "seq=9", "seq=__HIVE_DEFAULT_PARTITION__"]
+
+
+def data_file_inodes(settings, name: str, version: int) -> dict[str, int]:
+    """Inode of every data file of a version, by file name (a linked file keeps its inode)."""
+    folder = versions_dir(settings, name) / f"v{version:06d}"
+    return {p.name: p.stat().st_ino for p in folder.rglob("*.parquet")}
+
+
+def test_merge_rewrites_only_the_files_holding_updated_keys(spark, settings, store):
+    # four files, one key range each
+    rows = [(f"{k}{i}", 1, "old") for k in "abcd" for i in range(3)]
+    store.overwrite("bronze.t", frame(spark, rows).repartitionByRange(4, "k"))
+    before = data_file_inodes(settings, "bronze.t", 0)
+    assert len(before) == 4
+
+    # inserts only: every file is shared (same inode), new files hold the new rows
+    result = store.merge("bronze.t", frame(spark, [("e0", 1, "new"), ("e1", 1, "new")]), ["k"], ["seq"])
+    after = data_file_inodes(settings, "bronze.t", result.version)
+    assert set(before.items()) < set(after.items())
+
+    # an update of a key in the "b" file rewrites that file only
+    files = spark.read.parquet(str(versions_dir(settings, "bronze.t") / f"v{result.version:06d}"))
+    b_file = files.filter(F.col("k") == "b1").select("_metadata.file_name").first()[0]
+    result = store.merge("bronze.t", frame(spark, [("b1", 2, "changed"), ("c0", 1, "stale")]), ["k"], ["seq"])
+    assert (result.updated, result.unchanged) == (1, 1)
+    latest = data_file_inodes(settings, "bronze.t", result.version)
+    assert b_file not in latest
+    assert {n: i for n, i in after.items() if n != b_file}.items() <= latest.items()
+    expected = [r for r in rows if r[0] != "b1"] + [("b1", 2, "changed"), ("e0", 1, "new"), ("e1", 1, "new")]
+    assert_rows(store.read("bronze.t"), spark, expected)
+    assert store.history("bronze.t")[0].rows == len(expected)
 
 
 def test_merge_rejects_bad_arguments(spark, store):

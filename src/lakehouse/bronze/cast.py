@@ -42,8 +42,17 @@ def normalize_name(name: str) -> str:
 
 
 def _normalize_name_col(name: Column) -> Column:
-    """`normalize_name` in Spark SQL (same characters trimmed)."""
+    """`normalize_name` in Spark SQL (same characters trimmed), for use inside lambdas.
+
+    Lambdas of higher-order functions run interpreted, node by node; there one `btrim` costs less
+    than `clean`'s dozen prefix/suffix checks, which only pay off in generated code.
+    """
     return F.lower(F.btrim(name, F.lit(WHITE_SPACE)))
+
+
+def _clean_in_lambda(value: Column) -> Column:
+    """`encodings.clean` for use inside lambdas (see `_normalize_name_col`)."""
+    return F.nullif(F.btrim(value, F.lit(WHITE_SPACE)), F.lit(""))
 
 
 def staged_schema(spec: TableSpec) -> T.StructType:
@@ -216,25 +225,47 @@ def text_csv(spec: TableSpec, raw: DataFrame, width: int) -> DataFrame:
         FILE_RESCUED_POS,
     )
     values = F.col("__v")
+    # each contract column's raw value as a column of its own first: `clean` looks at its input
+    # many times, and a projection evaluates an expression once per reference
+    picked = staged.select(
+        *[F.element_at(values, F.element_at(F.col(FILE_COLUMNS), i + 1)).alias(f"__r{i}") for i in range(len(spec.columns))],
+        "__v",
+        CORRUPT_RECORD,
+        FILE_KEY,
+        FILE_RESCUED_KEYS,
+        FILE_RESCUED_POS,
+    )
     out = []
     for i, col in enumerate(spec.columns):
-        text = clean(F.element_at(values, F.element_at(F.col(FILE_COLUMNS), i + 1)))
+        text = clean(F.col(f"__r{i}"))
         out += [text.alias(text_column(i)), F.lit(col.type == "string").alias(done_column(i))]
-    rescued = F.map_filter(
-        F.map_from_arrays(
-            F.col(FILE_RESCUED_KEYS),
-            F.transform(F.col(FILE_RESCUED_POS), lambda p: clean(F.element_at(values, p))),
+    # most files have no unknown columns: the (interpreted) map building runs only for those that do
+    rescued = F.when(
+        F.size(F.col(FILE_RESCUED_POS)) > 0,
+        F.map_filter(
+            F.map_from_arrays(
+                F.col(FILE_RESCUED_KEYS),
+                F.transform(F.col(FILE_RESCUED_POS), lambda p: _clean_in_lambda(F.element_at(values, p))),
+            ),
+            lambda _k, v: v.isNotNull(),
         ),
-        lambda _k, v: v.isNotNull(),
-    )
+    ).otherwise(F.create_map().cast(RESCUED_TYPE))
     malformed = F.col(CORRUPT_RECORD).isNotNull()
     rescued = F.when(
         malformed, F.map_concat(rescued, F.create_map(F.lit(CORRUPT_RECORD), F.col(CORRUPT_RECORD)))
     ).otherwise(rescued)
-    bad_text = F.exists(values, lambda v: F.coalesce(v.contains(REPLACEMENT_CHAR), F.lit(False))) | F.coalesce(
-        F.col(CORRUPT_RECORD).contains(REPLACEMENT_CHAR), F.lit(False)
+    texted = picked.select(*out, rescued.alias(RESCUED), F.col(FILE_KEY), malformed.alias(MALFORMED), CORRUPT_RECORD)
+    # every value of a record is a contract column's text or a rescued value (white space trimmed
+    # keeps U+FFFD), so looking at those finds what the reader could not decode
+    bad_text = F.lit(False)
+    for i in range(len(spec.columns)):
+        bad_text = bad_text | F.coalesce(F.col(text_column(i)).contains(REPLACEMENT_CHAR), F.lit(False))
+    bad_text = (
+        bad_text
+        | F.coalesce(F.col(CORRUPT_RECORD).contains(REPLACEMENT_CHAR), F.lit(False))
+        | ((F.size(RESCUED) > 0) & F.exists(F.map_values(RESCUED), lambda v: v.contains(REPLACEMENT_CHAR)))
     )
-    return staged.select(*out, rescued.alias(RESCUED), F.col(FILE_KEY), malformed.alias(MALFORMED), bad_text.alias(BAD_TEXT))
+    return texted.select(*text_schema(spec).names[:-1], bad_text.alias(BAD_TEXT))
 
 
 # ---------------------------------------------------------------- JSON lines: one map per line
@@ -252,7 +283,7 @@ def text_json_lines(spec: TableSpec, raw: DataFrame) -> DataFrame:
     line = F.when(line.startswith("\ufeff"), F.expr("substring(value, 2)")).otherwise(line)
     parsed = (
         raw.select(line.alias("value"), F.col(FILE_KEY))
-        .filter(F.length(F.btrim(F.col("value"), F.lit(WHITE_SPACE))) > 0)
+        .filter(clean(F.col("value")).isNotNull())
         .select("value", FILE_KEY, F.from_json(F.col("value"), T.MapType(T.StringType(), T.StringType())).alias("_m"))
         .select(
             "value",
@@ -264,16 +295,31 @@ def text_json_lines(spec: TableSpec, raw: DataFrame) -> DataFrame:
     )
     keys, vals = F.col("_k"), F.col("_v")
     malformed = F.col("_m").isNull() | (F.size(F.array_distinct(keys)) < F.size(keys))
+    positions = [F.array_position(keys, c.name.lower()) for c in spec.columns]
+    # each contract column's raw value as a column of its own first (see text_csv)
+    parsed = parsed.select(
+        "value",
+        FILE_KEY,
+        "_m",
+        "_k",
+        malformed.alias("_malformed_line"),
+        *[F.when(pos > 0, F.element_at(vals, pos.cast("int"))).alias(f"__r{i}") for i, pos in enumerate(positions)],
+        sum((pos > 0).cast("int") for pos in positions).alias("_known"),
+    )
+    malformed = F.col("_malformed_line")
     out = []
     for i, col in enumerate(spec.columns):
-        pos = F.array_position(keys, col.name.lower())
-        text = F.when(~malformed & (pos > 0), clean(F.element_at(vals, pos.cast("int"))))
+        text = F.when(~malformed, clean(F.col(f"__r{i}")))
         out += [text.alias(text_column(i)), F.lit(col.type == "string").alias(done_column(i))]
     contract = F.array(*[F.lit(c.name.lower()) for c in spec.columns])
     unknown = F.map_filter(
-        F.col("_m"), lambda k, v: ~F.array_contains(contract, _normalize_name_col(k)) & clean(v).isNotNull()
+        F.col("_m"), lambda k, v: ~F.array_contains(contract, _normalize_name_col(k)) & _clean_in_lambda(v).isNotNull()
     )
-    rescued = F.transform_values(F.transform_keys(unknown, lambda k, _v: _normalize_name_col(k)), lambda _k, v: clean(v))
+    rescued = F.transform_values(
+        F.transform_keys(unknown, lambda k, _v: _normalize_name_col(k)), lambda _k, v: _clean_in_lambda(v)
+    )
+    # most lines name only contract columns: the (interpreted) map building runs only for those that do not
+    rescued = F.when(F.size(keys) > F.col("_known"), rescued).otherwise(F.create_map().cast(RESCUED_TYPE))
     rescued = F.when(malformed, F.create_map(F.lit(CORRUPT_RECORD), F.col("value"))).otherwise(rescued)
     bad_text = F.encode(F.col("value"), "UTF-8") != F.col("value").cast("binary")
     return parsed.select(*out, rescued.alias(RESCUED), F.col(FILE_KEY), malformed.alias(MALFORMED), bad_text.alias(BAD_TEXT))

@@ -8,6 +8,7 @@ import os
 import posixpath
 import shutil
 import uuid
+from urllib.parse import unquote
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from lakehouse.config import Settings
 from lakehouse.tables.base import (
     ACTION,
     GROUP_SIZE,
+    INTERNAL_PREFIX,
     MergeResult,
     TableStore,
     TableVersion,
@@ -132,11 +134,12 @@ class _LocalFiles:
     def total_bytes(self, path: str) -> int:
         return sum(os.path.getsize(os.path.join(path, rel)) for rel in self.data_files(path))
 
-    def copy_files(self, src: str, dst: str, skip_dirs: set[str]) -> int:
-        """Hard-link (or copy, across devices) the data files of `src` into `dst`, except those in `skip_dirs`."""
+    def copy_files(self, src: str, dst: str, skip_dirs: set[str], skip_files: frozenset[str] = frozenset()) -> int:
+        """Hard-link (or copy, across devices) the data files of `src` into `dst`, except those in
+        `skip_dirs` and `skip_files` (paths relative to `src`)."""
         count = 0
         for rel in self.data_files(src):
-            if posixpath.dirname(rel) in skip_dirs:
+            if posixpath.dirname(rel) in skip_dirs or rel in skip_files:
                 continue
             target = os.path.join(dst, rel)
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -245,12 +248,12 @@ class _HadoopFiles:
     def total_bytes(self, path: str) -> int:
         return int(self._fs(path).getContentSummary(self._path(path)).getLength())
 
-    def copy_files(self, src: str, dst: str, skip_dirs: set[str]) -> int:
+    def copy_files(self, src: str, dst: str, skip_dirs: set[str], skip_files: frozenset[str] = frozenset()) -> int:
         fs_src, fs_dst = self._fs(src), self._fs(dst)
         copy = self._jvm.org.apache.hadoop.fs.FileUtil.copy
         count = 0
         for rel in self.data_files(src):
-            if posixpath.dirname(rel) in skip_dirs:
+            if posixpath.dirname(rel) in skip_dirs or rel in skip_files:
                 continue
             copy(fs_src, self._path(f"{src}/{rel}"), fs_dst, self._path(f"{dst}/{rel}"), False, self._conf)
             count += 1
@@ -639,18 +642,75 @@ class ParquetTableStore(TableStore):
                     )
                     version = self._commit(name, entry)
             else:
-                kept = target.join(winners, null_safe_match(target, winners, keys, keys), how="left_anti")
-                result = kept.unionByName(winners, allowMissingColumns=True)
-
-                def build(version: int) -> tuple[int, T.StructType, tuple[str, ...]]:
-                    rows = self._write_files(name, result, version, current.partition_by)
-                    return rows, schema, current.partition_by
-
-                version = self._new_version(name, "merge", build)
+                version = self._merge_files(name, current, schema, classified, winners, keys, counts["updated"] > 0)
         finally:
             classified.unpersist()
             deduped.unpersist()
         return MergeResult(version=version, **counts)
+
+    def _merge_files(
+        self,
+        name: str,
+        current: _Entry,
+        schema: T.StructType,
+        classified: DataFrame,
+        winners: DataFrame,
+        keys: Sequence[str],
+        updates: bool,
+    ) -> int:
+        """Commit a merge copy-on-write at file level, as Delta does.
+
+        Only the files holding a key the merge updates are rewritten (without those rows); every
+        other file is linked into the new version as it is, and the winning rows are added as new
+        files. A merge that only inserts rewrites nothing. A table with many files (`COMPACT_AFTER_FILES`)
+        is rewritten whole, which compacts it.
+        """
+        root = self._root(name)
+        current_dir = f"{root}/{current.data}"
+        rels = self._files.data_files(current_dir)
+        updated_keys = classified.filter(F.col(ACTION) == "update").select(*keys)
+        if len(rels) >= COMPACT_AFTER_FILES:
+            touched = set(rels)
+        elif not updates:
+            touched = set()
+        else:
+            located = (
+                self.spark.read.schema(current.struct)
+                .option("basePath", current_dir)
+                .parquet(current_dir)
+                .select(*keys, F.col("_metadata.file_path").alias(f"{INTERNAL_PREFIX}file"))
+            )
+            hits = located.join(
+                F.broadcast(updated_keys), null_safe_match(located, updated_keys, keys, keys), how="left_semi"
+            )
+            marker = f"/{current.data}/"
+            touched = {
+                unquote(path[path.rindex(marker) + len(marker) :])
+                for (path,) in hits.select(f"{INTERNAL_PREFIX}file").distinct().collect()
+            }
+            unknown = touched - set(rels)
+            if unknown:  # a path spelled in a way we do not recognize: rewrite everything rather than guess
+                touched = set(rels)
+        if touched:
+            old = (
+                self.spark.read.schema(current.struct)
+                .option("basePath", current_dir)
+                .parquet(*[f"{current_dir}/{rel}" for rel in sorted(touched)])
+            )
+            old = old.select(*[old[c] for c in current.struct.names])
+            kept = old.join(winners, null_safe_match(old, winners, keys, keys), how="left_anti")
+            result = kept.unionByName(winners, allowMissingColumns=True)
+        else:
+            result = winners
+
+        def build(version: int) -> tuple[int, T.StructType, tuple[str, ...]]:
+            target = f"{root}/{_data_name(version)}"
+            self._write_files(name, result, version, current.partition_by)
+            self._files.copy_files(current_dir, target, skip_dirs=set(), skip_files=frozenset(touched))
+            rows = self.spark.read.schema(schema).option("basePath", target).parquet(target).count()  # footers
+            return rows, schema, current.partition_by
+
+        return self._new_version(name, "merge", build)
 
     def history(self, name: str) -> list[TableVersion]:
         """Kept versions, newest first."""
