@@ -8,11 +8,11 @@ import os
 import posixpath
 import shutil
 import uuid
-from urllib.parse import unquote
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
