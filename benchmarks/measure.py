@@ -2,8 +2,10 @@
 
 Every benchmark takes `--dir` (holding landing/ and warehouse/), `--rows`, `--stores`, `--seed` and
 `--profile`. A measured step is one `lakehouse run <step>` process (session start included); this
-process samples the RSS and CPU time of its whole process tree (Python driver + JVM) every 0.2 s
-and timestamps every line it prints into `<dir>/<name>.log`.
+process samples the resident memory and CPU time of its whole process tree (Python driver + JVM)
+every 0.2 s and timestamps every line it prints into `<dir>/<name>.log`. Resident memory is summed
+as PSS, so a short-lived fork of the JVM (which shares all its pages) is not counted twice; the
+figure names the processes that made up the peak.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Measured:
     log: Path
     load: str
     summary: dict[str, str] = field(default_factory=dict)
+    peak_by_process: str = ""  # what made up the peak, e.g. "java 6.35 + python3 0.11 GiB"
 
     def rows_per_s(self, rows: int) -> float:
         """Rows per wall second."""
@@ -48,7 +51,7 @@ class Measured:
         """One line of figures; rows/s when `rows` is given."""
         rate = f", {rows:,} rows read = {self.rows_per_s(rows):,.0f} rows/s" if rows is not None else ""
         return (f"{self.name}: {self.seconds:.1f}s wall{rate}, {self.cpu_seconds:.1f}s CPU, "
-                f"peak RSS {self.peak_rss_gib:.2f} GiB, exit {self.exit} (load avg {self.load})")
+                f"peak RSS {self.peak_rss_gib:.2f} GiB ({self.peak_by_process}), exit {self.exit} (load avg {self.load})")
 
 
 def parser(description: str, rows: int = 10_000_000) -> argparse.ArgumentParser:
@@ -75,11 +78,24 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+def _resident(proc: psutil.Process) -> int:
+    """Resident memory of a process, its shared pages counted proportionally (PSS, else RSS).
+
+    A JVM forking a helper command briefly has a child that shares all its pages; summing plain
+    RSS over the tree would count the JVM twice at that moment.
+    """
+    try:
+        return int(proc.memory_full_info().pss)
+    except (AttributeError, psutil.AccessDenied):
+        return int(proc.memory_info().rss)
+
+
 def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
     """Run `cmd`, sampling its process tree's RSS and CPU time; its output goes timestamped to `log`."""
     started = time.monotonic()
     cpu_by_pid: dict[int, float] = {}
     peak = 0
+    peak_parts: list[tuple[str, int]] = []
     done = threading.Event()
     with log.open("w") as out:
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
@@ -87,17 +103,19 @@ def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
         proc = psutil.Process(child.pid)
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_parts
             while not done.is_set():
-                rss = 0
+                parts = []
                 for p in _tree(proc):
                     try:
-                        rss += p.memory_info().rss
+                        parts.append((p.name(), _resident(p)))
                         t = p.cpu_times()
                         cpu_by_pid[p.pid] = t.user + t.system
                     except (psutil.NoSuchProcess, psutil.AccessDenied):
                         pass
-                peak = max(peak, rss)
+                rss = sum(n for _, n in parts)
+                if rss > peak:
+                    peak, peak_parts = rss, parts
                 done.wait(SAMPLE_SECONDS)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -111,7 +129,8 @@ def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
     found = summaries(log)
     return Measured(name=name, seconds=round(time.monotonic() - started, 1),
                     cpu_seconds=round(sum(cpu_by_pid.values()), 1), peak_rss_gib=round(peak / GIB, 2),
-                    exit=code, log=log, load=load_average(), summary=found[-1] if found else {})
+                    exit=code, log=log, load=load_average(), summary=found[-1] if found else {},
+                    peak_by_process=" + ".join(f"{name} {n / GIB:.2f}" for name, n in peak_parts) + " GiB")
 
 
 def summaries(log: Path) -> list[dict[str, str]]:
