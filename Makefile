@@ -18,7 +18,7 @@ BENCH_STORES ?= 40
 PYTEST_ARGS ?=
 
 .PHONY: setup java run sample test test-slow jars lint submit dry-run clean \
-        bench bench-generate bench-bronze bench-silver bench-gold
+        bench bench-generate bench-bronze bench-silver bench-gold bench-pipeline-30m
 
 setup: java $(VENV)/.installed
 
@@ -82,6 +82,10 @@ bench-silver: setup
 
 bench-gold: setup
 	$(BIN)/python benchmarks/bench_gold.py $(BENCH_ARGS)
+
+# the whole pipeline in one process on 30M tickets (~30 min on 2 cores; ~9 GB of landing data)
+bench-pipeline-30m: setup
+	$(BIN)/python benchmarks/bench_gold.py --pipeline --dir $(BENCH_DIR)-30m --rows 30000000 --stores $(BENCH_STORES)
 
 # bronze, silver, gold in order on one BENCH_DIR; a missed target does not stop the later ones
 bench: setup

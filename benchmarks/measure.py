@@ -104,7 +104,7 @@ def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
     done = threading.Event()
     with log.open("w") as out:
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                 env={**os.environ, "COLUMNS": "200"})
+                                 env={**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
         proc = psutil.Process(child.pid)
 
         def sample() -> None:

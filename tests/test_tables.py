@@ -15,7 +15,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from lakehouse.tables import MergeResult, open_table_store
+from lakehouse.tables import MergeResult, base, open_table_store
 from lakehouse.tables.parquet import ParquetTableStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,8 +241,16 @@ MERGE_CASES = {
 }
 
 
+@pytest.fixture(params=["broadcast source", "shuffled source"])
+def merge_plan(request, monkeypatch):
+    """Both ways a merge matches its source against the table: broadcast (small) or shuffled."""
+    if request.param == "shuffled source":
+        monkeypatch.setattr(base, "BROADCAST_SOURCE_ROWS", -1)  # no source is small enough
+    return request.param
+
+
 @pytest.mark.parametrize("case", list(MERGE_CASES))
-def test_merge_semantics(spark, store, case):
+def test_merge_semantics(spark, store, case, merge_plan):
     source, expected, counts = MERGE_CASES[case]
     store.overwrite("bronze.t", frame(spark, TARGET))
     result = store.merge("bronze.t", frame(spark, source), ["k"], ["seq"])
@@ -252,7 +260,7 @@ def test_merge_semantics(spark, store, case):
     assert len(store.history("bronze.t")) == (2 if changed else 1)
 
 
-def test_merge_compares_null_keys_null_safely(spark, store):
+def test_merge_compares_null_keys_null_safely(spark, store, merge_plan):
     store.overwrite("bronze.t", frame(spark, [(None, 1, "n1"), ("a", 1, "a1")]))
     result = store.merge(
         "bronze.t", frame(spark, [(None, 2, "n2"), (None, 3, "n3"), ("a", 1, "a1")]), ["k"], ["seq"]
@@ -261,7 +269,7 @@ def test_merge_compares_null_keys_null_safely(spark, store):
     assert result == MergeResult(1, source_rows=3, source_duplicates=1, inserted=0, updated=1, unchanged=1)
 
 
-def test_merge_composite_keys_and_several_order_columns(spark, store):
+def test_merge_composite_keys_and_several_order_columns(spark, store, merge_plan):
     schema = "loc string, id string, seq int, export string, v string"
     target = [("l1", "t1", 1, "e1", "x"), ("l2", "t1", 1, "e1", "y"), (None, "t1", 1, "e1", "z")]
     source = [

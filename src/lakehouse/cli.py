@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from enum import StrEnum
@@ -268,8 +269,21 @@ def jars_fetch(
         console.print(f"downloaded {path}")
 
 
+def _log_progress() -> None:
+    """Show the jobs' progress lines (logger `lakehouse`, e.g. one per table) on stderr with the time,
+    unless the application configured logging itself."""
+    logger = logging.getLogger("lakehouse")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; a user error becomes one line on stderr and exit code 2."""
+    _log_progress()
     try:
         app(args=argv)  # standalone: usage errors print their message and exit 2
     except UserError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,6 +40,8 @@ from lakehouse.silver.quality import (
 from lakehouse.silver.typing import silver_schema
 
 __all__ = ["SILVER_CONF", "ConservationError", "ExpectationFailed", "bronze_schema", "run_silver", "silver_entity"]
+
+log = logging.getLogger("lakehouse.silver")
 
 LINEAGE = T.StructType(
     [
@@ -170,7 +174,12 @@ def run_silver(run) -> dict[str, Any]:
     try:
         with sql_conf(run.spark, SILVER_CONF):
             for spec in _order(specs):
+                started = time.monotonic()
                 measured.append(silver_entity(run, spec, locations))
+                log.info(
+                    "silver.%s: %d bronze rows, %d quarantined in %.1f s",
+                    spec.silver_table, measured[-1].rows, measured[-1].quarantined, time.monotonic() - started,
+                )
                 if spec.entity == LOCATIONS_ENTITY:
                     locations = run.tables.read(f"silver.{spec.silver_table}")
     except ExpectationFailed as exc:

@@ -93,7 +93,9 @@ def parse_bool(text: Column) -> Column:
 
 def parse_utc_timestamp(text: Column) -> Column:
     """Timestamp text in any accepted encoding -> timestamp (UTC); null if invalid."""
-    fast = F.when(text.rlike(_CANONICAL_TIMESTAMP), text.cast("timestamp"))
+    # canonical text is UTC: cast without its `Z` (sessions run in UTC, see session.py), since
+    # Spark's cast compiles two regular expressions per value to read a zone id
+    fast = F.when(text.rlike(_CANONICAL_TIMESTAMP), F.substring(text, 1, 26).cast("timestamp"))
     return F.coalesce(fast, enc.parse_timestamp(text))
 
 

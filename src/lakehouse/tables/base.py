@@ -116,6 +116,9 @@ def split_name(name: str) -> tuple[str, str]:
 INTERNAL_PREFIX = "__lh_"
 ACTION = f"{INTERNAL_PREFIX}action"  # insert | update | unchanged, per deduplicated source row
 GROUP_SIZE = f"{INTERNAL_PREFIX}n"  # source rows offered for the row's key (1 = no duplicates)
+# a deduplicated merge source up to this many rows is broadcast to the target's scan: the target's
+# rows are then matched where they are read, not shuffled (an incremental merge's usual case)
+BROADCAST_SOURCE_ROWS = 1_000_000
 
 
 def check_merge_args(
@@ -200,15 +203,25 @@ def dedupe_latest(df: DataFrame, keys: Sequence[str], order_by: Sequence[str]) -
     )
 
 
+def broadcastable(deduped: DataFrame) -> bool:
+    """True when a (persisted) deduplicated merge source is small enough to broadcast (`BROADCAST_SOURCE_ROWS`)."""
+    return deduped.count() <= BROADCAST_SOURCE_ROWS
+
+
 def classify_merge_source(
-    deduped: DataFrame, target: DataFrame | None, keys: Sequence[str], order_by: Sequence[str]
+    deduped: DataFrame,
+    target: DataFrame | None,
+    keys: Sequence[str],
+    order_by: Sequence[str],
+    broadcast_source: bool = False,
 ) -> DataFrame:
     """Mark each row of a `dedupe_latest` source with `ACTION` against `target`.
 
     `insert`: the key is not in the target; `update`: the row orders strictly later than every
     target row of its key; `unchanged`: it does not. Only the key and order columns of the target
     are read, and the target side of the join only keeps keys present in the source. `deduped`
-    is used twice: persist it first when it is expensive to compute.
+    is used twice: persist it first when it is expensive to compute. With `broadcast_source` the
+    source's keys are broadcast, so the target is matched where it is read instead of shuffled.
     """
     if target is None:
         return deduped.withColumn(ACTION, F.lit("insert"))
@@ -224,6 +237,8 @@ def classify_merge_source(
     src = src.toDF(*[f"{INTERNAL_PREFIX}s{i}" for i in range(len(src.columns))])
     src_keys = src.columns[: len(keys)]
     src_order = [src[c] for c in src.columns[len(keys) :]] if order_by else []
+    if broadcast_source:
+        src = F.broadcast(src)
     # source keys that are in the target, and whether the source row orders later than all their rows
     later = f"{INTERNAL_PREFIX}later"
     matched = (

@@ -18,6 +18,7 @@ from lakehouse.tables.base import (
     MergeResult,
     TableStore,
     TableVersion,
+    broadcastable,
     check_merge_args,
     classify_merge_source,
     dedupe_latest,
@@ -161,9 +162,9 @@ class DeltaTableStore(TableStore):
             if missing:
                 raise ValueError(f"merge keys {missing} are not columns of {name} ({target.columns})")
         deduped = dedupe_latest(df, keys, order_by).persist(StorageLevel.MEMORY_AND_DISK)
-        classified = classify_merge_source(deduped, target, keys, order_by).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
+        classified = classify_merge_source(
+            deduped, target, keys, order_by, broadcast_source=broadcastable(deduped)
+        ).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             counts = merge_counts(classified)
             deduped.unpersist()

@@ -27,6 +27,7 @@ from lakehouse.tables.base import (
     MergeResult,
     TableStore,
     TableVersion,
+    broadcastable,
     check_merge_args,
     classify_merge_source,
     dedupe_latest,
@@ -619,7 +620,8 @@ class ParquetTableStore(TableStore):
                 raise ValueError(f"merge keys {missing} are not columns of {name} ({target.columns})")
             schema = _evolve(name, current.struct, df.schema)
         deduped = dedupe_latest(df, keys, order_by).persist(StorageLevel.MEMORY_AND_DISK)
-        classified = classify_merge_source(deduped, target, keys, order_by).persist(
+        small = broadcastable(deduped)
+        classified = classify_merge_source(deduped, target, keys, order_by, broadcast_source=small).persist(
             StorageLevel.MEMORY_AND_DISK
         )
         try:
@@ -642,7 +644,9 @@ class ParquetTableStore(TableStore):
                     )
                     version = self._commit(name, entry)
             else:
-                version = self._merge_files(name, current, schema, classified, winners, keys, counts["updated"] > 0)
+                version = self._merge_files(
+                    name, current, schema, classified, winners, keys, counts["updated"] > 0, small
+                )
         finally:
             classified.unpersist()
             deduped.unpersist()
@@ -657,13 +661,15 @@ class ParquetTableStore(TableStore):
         winners: DataFrame,
         keys: Sequence[str],
         updates: bool,
+        small: bool,
     ) -> int:
         """Commit a merge copy-on-write at file level, as Delta does.
 
         Only the files holding a key the merge updates are rewritten (without those rows); every
         other file is linked into the new version as it is, and the winning rows are added as new
         files. A merge that only inserts rewrites nothing. A table with many files (`COMPACT_AFTER_FILES`)
-        is rewritten whole, which compacts it.
+        is rewritten whole, which compacts it. With `small` winners, their keys are broadcast to
+        the rewrite, which then filters the old files where it reads them (no shuffle).
         """
         root = self._root(name)
         current_dir = f"{root}/{current.data}"
@@ -698,7 +704,10 @@ class ParquetTableStore(TableStore):
                 .parquet(*[f"{current_dir}/{rel}" for rel in sorted(touched)])
             )
             old = old.select(*[old[c] for c in current.struct.names])
-            kept = old.join(winners, null_safe_match(old, winners, keys, keys), how="left_anti")
+            replaced = winners.select(*keys)
+            if small:
+                replaced = F.broadcast(replaced)
+            kept = old.join(replaced, null_safe_match(old, replaced, keys, keys), how="left_anti")
             result = kept.unionByName(winners, allowMissingColumns=True)
         else:
             result = winners
