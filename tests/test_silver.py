@@ -22,8 +22,10 @@ from lakehouse.silver.quality import (
     ConservationError,
     RuleResult,
     check_conservation,
+    count_columns,
     dq_results,
     measure,
+    observed_quality,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -445,6 +447,15 @@ def test_dq_results_rows_have_the_documented_columns(spark):
     # a few failing keys: the smallest, the largest and one picked by hash, sorted
     keys = out.where("rule = 'amount_not_negative'").first()["failing_keys"]
     assert keys == sorted(keys) and {"A/t2", "A/t6"} <= set(keys) <= {f"A/t{i}" for i in range(2, 7)}
+
+
+def test_counts_observed_while_writing_plus_sampled_keys_equal_one_pass_measure(spark):
+    df = bronze(spark, "tickets", {}, *[dict(sTicketId=f"t{i}", nAmount="-1") for i in range(2, 7)],
+                dict(sTicketId="t9", sPaymentMethod="barter"), dict(sTicketId="t10", dtCreated="yesterday"))
+    flagged, rules = flag_rows(df, SPECS["tickets"], locations(spark, "A"))
+    counts = flagged.agg(*count_columns(rules)).first().asDict()
+    assert observed_quality(flagged, "silver.tickets", rules, counts) == measure(flagged, "silver.tickets", rules)
+    assert sum(r.rows_failing for r in measure(flagged, "silver.tickets", rules).results) >= 7
 
 
 def test_conservation_check():

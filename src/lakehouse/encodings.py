@@ -233,17 +233,22 @@ def _epoch_to_timestamp(number: Column) -> Column:
     )
 
 
-def physical_text(col: Column, logical_type: str, physical: T.DataType) -> tuple[Column, Column]:
+def physical_text(
+    col: Column, logical_type: str, physical: T.DataType, cleaned: bool = True
+) -> tuple[Column, Column]:
     """(the value as cleaned text, whether that text is already canonical) for a physical type.
 
     The flag is true only where `canonical_from_text` would return the text unchanged (e.g. a
     Parquet timestamp formatted as canonical timestamp text), so callers may skip re-parsing
     those values: `when(flag, text).otherwise(canonical_from_text(text, ...))` is
-    exactly `canonical_text`.
+    exactly `canonical_text`. With `cleaned=False` the text of a string (or binary) value is
+    left as it is, for callers that `clean` all their text in one place; the text of the other
+    types is clean either way, and `clean` leaves it unchanged.
     """
     yes, no = F.lit(True), F.lit(False)
+    tidy = clean if cleaned else (lambda text: text)
     if isinstance(physical, T.StringType):
-        return clean(col), F.lit(logical_type == "string")
+        return tidy(col), F.lit(logical_type == "string")
     if isinstance(physical, T.BinaryType):
         if logical_type == "boolean":
             byte = F.hex(col)
@@ -251,7 +256,7 @@ def physical_text(col: Column, logical_type: str, physical: T.DataType) -> tuple
                 F.when(col.isNotNull(), F.concat(F.lit("0x"), F.lower(F.hex(col))))
             )
             return text, yes  # 0x.. of another byte does not parse as a boolean either: kept as it is
-        return clean(F.decode(col, "UTF-8")), F.lit(logical_type == "string")
+        return tidy(F.decode(col, "UTF-8")), F.lit(logical_type == "string")
     if isinstance(physical, T.BooleanType):
         text = F.when(col, F.lit("true")).when(~col, F.lit("false"))
         return text, F.lit(logical_type in ("boolean", "string"))

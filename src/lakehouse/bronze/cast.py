@@ -5,11 +5,12 @@ column per contract column (`lakehouse.encodings.canonical_text`), `_rescued` (u
 name lower-cased and trimmed -> trimmed text), `_file_key` (Spark's path of the file the row came
 from), `_malformed` (the record could not be split into columns) and `_bad_text` (the record holds
 bytes that are not UTF-8). It happens in two steps. Per group of files, *before* the union, each
-reader turns its columns into a text stage (`text_schema(spec)`): the cleaned text of every
-contract column and whether that text is canonical already (`encodings.physical_text`), because
-the same contract column may be a string in one file and a timestamp, a double or a binary in
-the next. After the union, `canonical_values` parses the text that is not canonical yet, once.
-Spark SQL functions only.
+reader turns its columns into a text stage (`text_schema(spec)`): the text of every contract
+column, not yet trimmed, and whether that text is canonical already (`encodings.physical_text`),
+because the same contract column may be a string in one file and a timestamp, a double or a
+binary in the next. After the union, `canonical_values` cleans every text and parses the text
+that is not canonical yet: those expressions are large, and are built and compiled once per
+entity rather than once per group of files. Spark SQL functions only.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def staged_schema(spec: TableSpec) -> T.StructType:
 
 
 def text_column(i: int) -> str:
-    """Text-stage column of the i-th contract column: its cleaned text."""
+    """Text-stage column of the i-th contract column: its text, not yet cleaned (`encodings.clean`)."""
     return f"__t{i}"
 
 
@@ -99,17 +100,23 @@ def text_schema(spec: TableSpec) -> T.StructType:
 
 
 def canonical_values(spec: TableSpec) -> Callable[[DataFrame], DataFrame]:
-    """Text stage -> staged columns: canonical text of every contract column not canonical yet.
+    """Text stage -> staged columns: every contract column's text cleaned, and made canonical where it is not yet.
 
-    Applied once, above the union of all readers, so the (large) parsing expressions are planned
-    and compiled once per entity rather than once per group of files. The never-true
-    `spark_partition_id() < 0` term makes the projection non-deterministic, which keeps Spark's
-    optimizer from copying it into every branch of the union.
+    Applied once, above the union of all readers, so the (large) cleaning and parsing expressions
+    are planned and compiled once per entity rather than once per group of files. The text is
+    cleaned in a projection of its own: `clean` and the parsers each look at their input several
+    times, and Spark does not merge two projections where that would repeat an expensive
+    expression. A never-true `spark_partition_id() < 0` term makes each projection
+    non-deterministic, which keeps Spark's optimizer from copying it into every branch of the union.
     """
 
     def transform(df: DataFrame) -> DataFrame:
+        texts = [text_column(i) for i in range(len(spec.columns))]
+        cleaned = {t: clean(F.col(t)) for t in texts}
+        cleaned[texts[0]] = F.when(_barrier(), F.col(texts[0])).otherwise(cleaned[texts[0]])
+        df = df.withColumns(cleaned)
+        barrier = _barrier()
         out = []
-        barrier = F.spark_partition_id() < 0
         for i, col in enumerate(spec.columns):
             text, done = F.col(text_column(i)), F.col(done_column(i))
             if col.type == "string":
@@ -123,6 +130,11 @@ def canonical_values(spec: TableSpec) -> Callable[[DataFrame], DataFrame]:
         return df.select(*out, RESCUED, FILE_KEY, MALFORMED, BAD_TEXT)
 
     return transform
+
+
+def _barrier() -> Column:
+    """A never-true, non-deterministic condition (see `canonical_values`)."""
+    return F.spark_partition_id() < 0
 
 
 def duplicate_names(names: Sequence[str]) -> list[str]:
@@ -166,7 +178,7 @@ def text_typed(spec: TableSpec, raw: DataFrame) -> DataFrame:
         col = raw[f"`{fld.name}`"]
         if i is not None:
             logical = spec.columns[i]
-            text, done = physical_text(col, logical.type, fld.dataType)
+            text, done = physical_text(col, logical.type, fld.dataType, cleaned=False)  # see canonical_values
             fields[i].append(j)
         else:
             text, done = physical_text(col, "string", fld.dataType)
@@ -225,8 +237,7 @@ def text_csv(spec: TableSpec, raw: DataFrame, width: int) -> DataFrame:
         FILE_RESCUED_POS,
     )
     values = F.col("__v")
-    # each contract column's raw value as a column of its own first: `clean` looks at its input
-    # many times, and a projection evaluates an expression once per reference
+    # each contract column's raw value as a column of its own: the U+FFFD check below looks at it again
     picked = staged.select(
         *[F.element_at(values, F.element_at(F.col(FILE_COLUMNS), i + 1)).alias(f"__r{i}") for i in range(len(spec.columns))],
         "__v",
@@ -236,9 +247,8 @@ def text_csv(spec: TableSpec, raw: DataFrame, width: int) -> DataFrame:
         FILE_RESCUED_POS,
     )
     out = []
-    for i, col in enumerate(spec.columns):
-        text = clean(F.col(f"__r{i}"))
-        out += [text.alias(text_column(i)), F.lit(col.type == "string").alias(done_column(i))]
+    for i, col in enumerate(spec.columns):  # cleaned in `canonical_values`
+        out += [F.col(f"__r{i}").alias(text_column(i)), F.lit(col.type == "string").alias(done_column(i))]
     # most files have no unknown columns: the (interpreted) map building runs only for those that do
     rescued = F.when(
         F.size(F.col(FILE_RESCUED_POS)) > 0,
@@ -296,7 +306,7 @@ def text_json_lines(spec: TableSpec, raw: DataFrame) -> DataFrame:
     keys, vals = F.col("_k"), F.col("_v")
     malformed = F.col("_m").isNull() | (F.size(F.array_distinct(keys)) < F.size(keys))
     positions = [F.array_position(keys, c.name.lower()) for c in spec.columns]
-    # each contract column's raw value as a column of its own first (see text_csv)
+    # each contract column's raw value as a column of its own (cleaned in `canonical_values`)
     parsed = parsed.select(
         "value",
         FILE_KEY,
@@ -308,8 +318,8 @@ def text_json_lines(spec: TableSpec, raw: DataFrame) -> DataFrame:
     )
     malformed = F.col("_malformed_line")
     out = []
-    for i, col in enumerate(spec.columns):
-        text = F.when(~malformed, clean(F.col(f"__r{i}")))
+    for i, col in enumerate(spec.columns):  # cleaned in `canonical_values`
+        text = F.when(~malformed, F.col(f"__r{i}"))
         out += [text.alias(text_column(i)), F.lit(col.type == "string").alias(done_column(i))]
     contract = F.array(*[F.lit(c.name.lower()) for c in spec.columns])
     unknown = F.map_filter(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -393,12 +394,31 @@ def branch_frame(spark: SparkSession, spec: TableSpec, branch: Branch, layouts: 
     return text_json_lines(spec, raw)
 
 
+def read_tasks(spark: SparkSession, branches: Sequence[Branch]) -> int:
+    """How many tasks the staged rows of `branches` are computed in: the session's parallelism,
+    or more for a large input (one task per `spark.sql.files.maxPartitionBytes` of files)."""
+    size = sum(layout.export.size for b in branches for layout in b.layouts)
+    split = _bytes(spark.conf.get("spark.sql.files.maxPartitionBytes", "128m"))
+    return max(spark.sparkContext.defaultParallelism, math.ceil(size / split))
+
+
+def _bytes(text: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    text = text.strip().lower().removesuffix("b")
+    return int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
+
+
 def staged_frame(spark: SparkSession, spec: TableSpec, branches: Sequence[Branch]) -> DataFrame:
-    """Staged rows (`cast.staged_schema`) of every branch: their union, cast to canonical text once."""
+    """Staged rows (`cast.staged_schema`) of every branch: their union, cast to canonical text once.
+
+    Each branch is read in at least `spark.sql.files.minPartitionNum` partitions, so an entity
+    whose files fall into many schema groups would run many small tasks, each deserializing the
+    whole plan and generating its code; the union is coalesced to `read_tasks` tasks first.
+    """
     frames = [branch_frame(spark, spec, b, b.layouts) for b in branches if b.layouts]
     if not frames:
         return spark.createDataFrame([], staged_schema(spec))
-    return reduce(DataFrame.union, frames).transform(canonical_values(spec))
+    return reduce(DataFrame.union, frames).coalesce(read_tasks(spark, branches)).transform(canonical_values(spec))
 
 
 def find_unreadable(

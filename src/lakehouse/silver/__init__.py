@@ -32,10 +32,10 @@ from lakehouse.silver.quality import (
     ConservationError,
     TableQuality,
     check_conservation,
+    count_columns,
     dq_results,
     measure,
-    metric_columns,
-    table_quality,
+    observed_quality,
 )
 from lakehouse.silver.typing import silver_schema
 
@@ -59,7 +59,12 @@ LINEAGE = T.StructType(
 # parsers of every column into one Java method: past 64 KB it does not compile (Spark logs an error
 # and falls back), and below that it is often too large for the JIT. Per-expression code generation
 # splits the work into small methods and measured ~1.5x less CPU on the tickets (docs/silver.md).
-SILVER_CONF = {"spark.sql.codegen.wholeStage": "false"}
+SILVER_CONF = {
+    "spark.sql.codegen.wholeStage": "false",
+    # the parsed rows are cached once and read soon after (silver write, samples, quarantine):
+    # compressing them cost ~10% of silver's CPU (the encoders' dictionary statistics)
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
+}
 
 
 @contextmanager
@@ -120,11 +125,13 @@ def silver_entity(run, spec: TableSpec, locations: DataFrame | None) -> TableQua
         else:
             observed = Observation(f"silver_dq_{spec.entity}_{id(slim)}")
             silver_version = run.tables.overwrite(
-                silver_name, silver_rows(slim.observe(observed, *metric_columns(rules)), spec)
+                silver_name, silver_rows(slim.observe(observed, *count_columns(rules)), spec)
             )
-            metrics = observed.get
+            counts = observed.get
             # an optimizer that proves the silver rows empty may drop the observation: measure instead
-            quality = table_quality(silver_name, rules, metrics) if metrics else measure(slim, silver_name, rules)
+            quality = (
+                observed_quality(slim, silver_name, rules, counts) if counts else measure(slim, silver_name, rules)
+            )
         quarantine_version = run.tables.overwrite(
             quarantine_name, quarantine_rows(slim, bronze.columns, run.run_id, run.started_at)
         )

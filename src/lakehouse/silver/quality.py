@@ -85,30 +85,56 @@ def _flag_sum(flag: str) -> Column:
     return F.sum(F.col(flag).cast("long"))
 
 
-def metric_columns(rules: Sequence[Rule]) -> list[Column]:
-    """Aggregate columns over a flagged frame: rows, quarantined and warned rows, and per rule
-    the failing rows (`<flag>_n`) and up to SAMPLE_KEYS failing keys (`<flag>_k`), in one pass."""
+def count_columns(rules: Sequence[Rule]) -> list[Column]:
+    """Aggregate columns over a flagged frame: rows, quarantined and warned rows, and per rule the
+    failing rows (`<flag>_n`). Cheap enough to observe while the silver table is written."""
     warned = F.lit(False)
     for r in rules:
         if r.action == "warn":
             warned = warned | F.col(r.flag)
-    cols = [
+    return [
         F.count(F.lit(1)).alias(_ROWS),
         _flag_sum(QUARANTINED).alias(_QUARANTINED),
         F.sum(warned.cast("long")).alias(_WARNED),
+        *[_flag_sum(r.flag).alias(f"{r.flag}_n") for r in rules],
     ]
+
+
+def sample_columns(rules: Sequence[Rule]) -> list[Column]:
+    """Aggregate columns over a flagged frame: per rule up to SAMPLE_KEYS failing keys (`<flag>_k`).
+
+    Only rows that break a rule matter, so callers may aggregate the frame filtered by `breaks_any`.
+    """
+    cols = []
     for r in rules:
         key = F.when(F.col(r.flag), F.col(KEY))
         sample = F.array(F.min(key), F.max(key), F.min_by(key, F.when(F.col(r.flag), F.xxhash64(F.col(KEY)))))
-        cols.append(_flag_sum(r.flag).alias(f"{r.flag}_n"))
         # joined into one text: an Observation hands arrays back as Java objects
         cols.append(F.array_join(F.array_distinct(F.array_compact(sample)), _KEY_SEPARATOR).alias(f"{r.flag}_k"))
     return cols
 
 
-def table_quality(table: str, rules: Sequence[Rule], metrics: Row | dict[str, Any]) -> TableQuality:
-    """Read the values of `metric_columns` (a collected row or an Observation's dict) into a TableQuality."""
+def breaks_any(rules: Sequence[Rule]) -> Column:
+    """True on the rows that break at least one of `rules`."""
+    broke = F.lit(False)
+    for r in rules:
+        broke = broke | F.col(r.flag)
+    return broke
+
+
+def metric_columns(rules: Sequence[Rule]) -> list[Column]:
+    """`count_columns` and `sample_columns` together: every metric in one pass."""
+    return count_columns(rules) + sample_columns(rules)
+
+
+def table_quality(
+    table: str, rules: Sequence[Rule], metrics: Row | dict[str, Any], samples: Row | dict[str, Any] | None = None
+) -> TableQuality:
+    """Read the values of `metric_columns` (a collected row or an Observation's dict), or of
+    `count_columns` plus `sample_columns` in `samples`, into a TableQuality."""
     get = metrics.asDict() if isinstance(metrics, Row) else dict(metrics)
+    if samples is not None:
+        get.update(samples.asDict() if isinstance(samples, Row) else samples)
     rows = int(get[_ROWS] or 0)
     results = tuple(
         RuleResult(
@@ -117,11 +143,23 @@ def table_quality(table: str, rules: Sequence[Rule], metrics: Row | dict[str, An
             action=r.action,
             rows_checked=rows,
             rows_failing=int(get[f"{r.flag}_n"] or 0),
-            failing_keys=tuple(sorted(k for k in (get[f"{r.flag}_k"] or "").split(_KEY_SEPARATOR) if k))[:SAMPLE_KEYS],
+            failing_keys=tuple(sorted(k for k in (get.get(f"{r.flag}_k") or "").split(_KEY_SEPARATOR) if k))[
+                :SAMPLE_KEYS
+            ],
         )
         for r in rules
     )
     return TableQuality(table, rows, int(get[_QUARANTINED] or 0), int(get[_WARNED] or 0), results)
+
+
+def observed_quality(flagged: DataFrame, table: str, rules: Sequence[Rule], counts: dict[str, Any]) -> TableQuality:
+    """A TableQuality from observed `count_columns`, with the failing keys sampled from the rows
+    of `flagged` that break a rule (a second, filtered pass; skipped when no rule failed)."""
+    failing = [r for r in rules if counts.get(f"{r.flag}_n")]
+    samples = None
+    if failing:
+        samples = flagged.where(breaks_any(failing)).agg(*sample_columns(failing)).first()
+    return table_quality(table, rules, counts, samples)
 
 
 def measure(flagged: DataFrame, table: str, rules: Sequence[Rule]) -> TableQuality:
