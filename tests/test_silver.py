@@ -15,7 +15,7 @@ from pyspark.sql import types as T
 from lakehouse import encodings as enc
 from lakehouse.config import ConfigError, Expectation, load_tables
 from lakehouse.gold.schemas import SILVER as GOLD_SILVER_INPUTS
-from lakehouse.silver import bronze_schema
+from lakehouse.silver import bronze_schema, expectations
 from lakehouse.silver import typing as ty
 from lakehouse.silver.expectations import ExpectationFailed, flag_rows, quarantine_rows, silver_rows
 from lakehouse.silver.quality import (
@@ -330,7 +330,10 @@ def test_each_rule_with_each_action(spark, entity, action):
     assert (quality.quarantined, quality.warned) == ((0, n - 1) if action == "warn" else (n - 1, 0))
 
 
-def test_a_row_breaking_several_rules_is_quarantined_once_with_every_reason(spark):
+@pytest.mark.parametrize("lookup", ["ids in the plan", "broadcast join"])
+def test_a_row_breaking_several_rules_is_quarantined_once_with_every_reason(spark, lookup, monkeypatch):
+    if lookup == "broadcast join":
+        monkeypatch.setattr(expectations, "INLINE_LOCATIONS", 0)  # more locations than fit in the plan
     spec = SPECS["tickets"]
     df = bronze(spark, "tickets", {}, dict(sTicketId="t2", sLocationId="Z", nAmount="-1", bIsMember="maybe",
                                           dtCreated=None))

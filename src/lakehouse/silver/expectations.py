@@ -38,6 +38,7 @@ RULES = "_rules"
 FLAG_PREFIX = "__dq_"
 _KNOWN_LOCATION = "__dq_known_location"
 _VALUE_CHARS = 100  # offending values longer than this are cut in `_reason`
+INLINE_LOCATIONS = 10_000  # known location ids up to this many are a set in the plan, more are joined
 
 
 class ExpectationFailed(Exception):
@@ -85,11 +86,11 @@ def _blank(text: Column) -> Column:
     return text.isNull() | enc.clean(text).isNull()
 
 
-def built_in_rules(spec: TableSpec, check_location: bool) -> list[Rule]:
+def built_in_rules(spec: TableSpec, known_location: Column | None) -> list[Rule]:
     """The contract's rules for `spec` over a frame from `typing.with_silver_values` (see module doc).
 
-    `location_exists` needs the frame joined to the known locations (`_KNOWN_LOCATION`); it is
-    included when `check_location` is true.
+    `location_exists` is included when `known_location` is given: a condition true where the
+    row's location_id is in silver.locations (see `flag_rows`).
     """
     opts = spec.silver
     rules: list[Rule] = []
@@ -113,9 +114,9 @@ def built_in_rules(spec: TableSpec, check_location: bool) -> list[Rule]:
             kind = silver_type(col.type).simpleString()
             what = F.concat(F.lit(f"parse({name}): {col.name} "), _quoted(text), F.lit(f" is not a valid {col.type} ({kind})"))
             rules.append(Rule("parse", (name,), opts.parse_action, invalid, what))
-    if check_location:
+    if known_location is not None:
         source = next(c.name for c in silver_columns(spec) if c.silver == LOCATION_COLUMN)
-        unknown = F.when(F.col(LOCATION_COLUMN).isNull(), F.lit(False)).otherwise(F.col(_KNOWN_LOCATION).isNull())
+        unknown = F.when(F.col(LOCATION_COLUMN).isNull(), F.lit(False)).otherwise(~F.coalesce(known_location, F.lit(False)))
         what = F.concat(
             F.lit(f"location_exists({LOCATION_COLUMN}): {source} "), _quoted(F.col(LOCATION_COLUMN)),
             F.lit(" is not in silver.locations"),
@@ -163,9 +164,10 @@ def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = 
     columns, `_key` (merge key text), one boolean flag per rule (`Rule.flag`), `_quarantined`
     (broke at least one quarantine rule), `_reason` (every broken quarantine rule with its column
     and offending value, `; `-separated) and `_rules` (their labels), the last two null on rows
-    that are not quarantined. `locations` (silver.locations, needed when the entity's location_id
-    is checked) is joined by broadcast. Raises ConfigError for an expectation that is not valid
-    Spark SQL over the silver columns.
+    that are not quarantined. `locations` is silver.locations, needed when the entity's
+    location_id is checked: up to `INLINE_LOCATIONS` ids are looked up in a set held in the plan
+    (no join, whose output would copy every row once more), more are joined by broadcast.
+    Raises ConfigError for an expectation that is not valid Spark SQL over the silver columns.
     """
     check_location = location_check_applies(spec)
     if check_location and locations is None:
@@ -178,20 +180,27 @@ def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = 
         else [spec.column(k).silver or k for k in spec.merge_key]
     )
     typed = typed.withColumn(KEY, F.concat_ws("/", *[F.coalesce(F.col(k).cast("string"), F.lit("null")) for k in key_cols]))
+    known_location: Column | None = None
+    joined = False
     if check_location:
-        known = (
+        ids = (
             locations.select(F.col(LOCATION_COLUMN).alias(f"{_KNOWN_LOCATION}_id"))
             .where(F.col(f"{_KNOWN_LOCATION}_id").isNotNull())
             .distinct()
-            .withColumn(_KNOWN_LOCATION, F.lit(True))
         )
-        typed = typed.join(
-            F.broadcast(known), typed[LOCATION_COLUMN] == known[f"{_KNOWN_LOCATION}_id"], how="left"
-        ).drop(f"{_KNOWN_LOCATION}_id")
+        inline = ids.limit(INLINE_LOCATIONS + 1).collect()
+        if len(inline) <= INLINE_LOCATIONS:
+            known_location = F.col(LOCATION_COLUMN).isin([r[0] for r in inline])
+        else:
+            known = ids.withColumn(_KNOWN_LOCATION, F.lit(True))
+            typed = typed.join(
+                F.broadcast(known), typed[LOCATION_COLUMN] == known[f"{_KNOWN_LOCATION}_id"], how="left"
+            ).drop(f"{_KNOWN_LOCATION}_id")
+            known_location, joined = F.col(_KNOWN_LOCATION).isNotNull(), True
 
     _check_expectations(spec, silver_names)
     try:
-        rules = built_in_rules(spec, check_location) + [expectation_rule(e) for e in spec.expectations]
+        rules = built_in_rules(spec, known_location) + [expectation_rule(e) for e in spec.expectations]
         rules = [Rule(r.name, r.columns, r.action, r.failing, r.reason, f"{FLAG_PREFIX}{i}") for i, r in enumerate(rules)]
         flagged = typed.withColumns({r.flag: r.failing for r in rules})
     except (AnalysisException, ParseException) as exc:
@@ -216,7 +225,7 @@ def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = 
             RULES: F.when(F.col(QUARANTINED), labels) if quarantine else F.lit(None).cast("array<string>"),
         }
     )
-    if check_location:
+    if joined:
         flagged = flagged.drop(_KNOWN_LOCATION)
     return flagged, rules
 
