@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +29,7 @@ from lakehouse.bronze.dedup import (
     with_merge_keys,
 )
 from lakehouse.bronze.discover import LocalFileSystem, discover
-from lakehouse.bronze.read import Layout, inspect, plan_branches, staged_frame
+from lakehouse.bronze.read import Layout, inspect, plan_branches, read_tasks, staged_frame
 from lakehouse.config import (
     BronzeSettings,
     ColumnSpec,
@@ -108,6 +110,28 @@ def staged(spark, tmp_path: Path, files: dict[str, bytes], spec: TableSpec = THI
     keys = spark.createDataFrame([(lo.key, lo.export.export_id) for lo in layouts], "_file_key string, _export_id string")
     rows = staged_frame(spark, spec, plan_branches(layouts))
     return rows.join(keys, on="_file_key", how="left").drop("_file_key")
+
+
+def test_staged_rows_run_in_few_tasks_however_many_schema_groups(spark, tmp_path):
+    # 12 Parquet files whose `nCount` has 12 different types: 12 groups of files, 12 Spark reads
+    types = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.float32(), pa.float64(), pa.string(),
+             pa.bool_(), pa.binary(), pa.date32(), pa.timestamp("ms"), pa.decimal128(10, 2)]
+    files = {}
+    for i, kind in enumerate(types):
+        sink = io.BytesIO()
+        pq.write_table(pa.table({"sId": pa.array([f"k{i}"]), "nCount": pa.array([None], type=kind)}), sink)
+        files[f"2024{i:02d}.parquet"] = sink.getvalue()
+    rows = staged(spark, tmp_path, files)
+    assert sorted(r.sId for r in rows.collect()) == sorted(f"k{i}" for i in range(len(types)))
+    fs = LocalFileSystem()
+    layouts = [inspect(spark, fs, e) for e in discover(fs, str(tmp_path / "landing"), {"things"}, ("parquet",))]
+    assert len(plan_branches(layouts)) == len(types)
+    parallelism = spark.sparkContext.defaultParallelism
+    partitions = staged_frame(spark, THINGS, plan_branches(layouts)).rdd.getNumPartitions()
+    assert partitions == parallelism  # not two or more per group of files
+    # a large input gets a task per `spark.sql.files.maxPartitionBytes` (128 MiB)
+    large = [replace(lo, export=replace(lo.export, size=100 * 2**20)) for lo in layouts]
+    assert read_tasks(spark, plan_branches(large)) == max(parallelism, math.ceil(len(types) * 100 / 128))
 
 
 def assert_column(spark, tmp_path, files: dict[str, bytes], column: str, expected: list[tuple[str, str | None]]):

@@ -398,14 +398,9 @@ def read_tasks(spark: SparkSession, branches: Sequence[Branch]) -> int:
     """How many tasks the staged rows of `branches` are computed in: the session's parallelism,
     or more for a large input (one task per `spark.sql.files.maxPartitionBytes` of files)."""
     size = sum(layout.export.size for b in branches for layout in b.layouts)
-    split = _bytes(spark.conf.get("spark.sql.files.maxPartitionBytes", "128m"))
+    setting = spark.conf.get("spark.sql.files.maxPartitionBytes", "128m")
+    split = spark._jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(setting)  # Spark's own parser
     return max(spark.sparkContext.defaultParallelism, math.ceil(size / split))
-
-
-def _bytes(text: str) -> int:
-    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-    text = text.strip().lower().removesuffix("b")
-    return int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
 
 
 def staged_frame(spark: SparkSession, spec: TableSpec, branches: Sequence[Branch]) -> DataFrame:
