@@ -102,7 +102,7 @@ def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
     peak = 0
     peak_parts: list[tuple[str, int]] = []
     done = threading.Event()
-    with log.open("w") as out:
+    with log.open("w", buffering=1) as out:  # line-buffered: `tail -f` the log while it runs
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
                                  env={**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
         proc = psutil.Process(child.pid)
