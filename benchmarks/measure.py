@@ -135,7 +135,7 @@ def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
     return Measured(name=name, seconds=round(time.monotonic() - started, 1),
                     cpu_seconds=round(sum(cpu_by_pid.values()), 1), peak_rss_gib=round(peak / GIB, 2),
                     exit=code, log=log, load=load_average(), summary=found[-1] if found else {},
-                    peak_by_process=" + ".join(f"{name} {n / GIB:.2f}" for name, n in peak_parts) + " GiB")
+                    peak_by_process=" + ".join(f"{process} {n / GIB:.2f}" for process, n in peak_parts) + " GiB")
 
 
 def summaries(log: Path) -> list[dict[str, str]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -100,3 +102,19 @@ def build_session(
 def _launched_by_spark_submit() -> bool:
     """True when spark-submit started this driver: then its --master (default local[*]) applies."""
     return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+
+
+@contextmanager
+def sql_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
+    """Set session SQL properties for the block, then restore their previous values."""
+    before = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

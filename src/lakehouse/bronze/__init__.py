@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +63,7 @@ from lakehouse.bronze.read import (
 )
 from lakehouse.config import TableSpec
 from lakehouse.errors import UserError
+from lakehouse.session import sql_conf
 
 if TYPE_CHECKING:
     from lakehouse.runtime import RunContext
@@ -149,21 +149,6 @@ def _quiet_csv_header_warnings(spark: SparkSession) -> None:
     except Exception:  # noqa: BLE001 - another logging backend: the warnings are only noise
         pass
 
-
-@contextmanager
-def sql_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
-    """Set session SQL properties for the block, then restore their previous values."""
-    before = {key: spark.conf.get(key, None) for key in conf}
-    for key, value in conf.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def run_bronze(run: RunContext, full_refresh: bool = False) -> dict[str, Any]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from pyspark import StorageLevel
@@ -15,6 +13,7 @@ from pyspark.sql import types as T
 
 from lakehouse.config import TableSpec
 from lakehouse.errors import UserError
+from lakehouse.session import sql_conf
 from lakehouse.silver.expectations import (
     KEY,
     LOCATIONS_ENTITY,
@@ -66,21 +65,6 @@ SILVER_CONF = {
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 
-
-@contextmanager
-def sql_conf(spark, conf: dict[str, str]) -> Iterator[None]:
-    """Set session SQL properties for the block, then restore their previous values."""
-    before = {key: spark.conf.get(key, None) for key in conf}
-    for key, value in conf.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def bronze_schema(spec: TableSpec) -> T.StructType:

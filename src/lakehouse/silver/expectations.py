@@ -77,6 +77,14 @@ class Rule:
         return f"{self.name}({self.column})" if self.columns else self.name
 
 
+def breaks_any(rules: Sequence[Rule]) -> Column:
+    """True on the rows that break at least one of `rules` (their flag columns must exist)."""
+    broke = F.lit(False)
+    for r in rules:
+        broke = broke | F.col(r.flag)
+    return broke
+
+
 def _quoted(text: Column) -> Column:
     cut = F.when(F.length(text) > _VALUE_CHARS, F.concat(F.substring(text, 1, _VALUE_CHARS), F.lit("...")))
     return F.concat(F.lit("'"), F.coalesce(cut, text), F.lit("'"))
@@ -214,12 +222,9 @@ def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = 
         ) from None
 
     quarantine = [r for r in rules if r.action == "quarantine"]
-    broke = F.lit(False)
-    for r in quarantine:
-        broke = broke | F.col(r.flag)
     reasons = F.concat_ws("; ", *[F.when(F.col(r.flag), r.reason) for r in quarantine])
     labels = F.array_compact(F.array(*[F.when(F.col(r.flag), F.lit(r.label)) for r in quarantine]))
-    flagged = flagged.withColumn(QUARANTINED, broke).withColumns(
+    flagged = flagged.withColumn(QUARANTINED, breaks_any(quarantine)).withColumns(
         {
             REASON: F.when(F.col(QUARANTINED), reasons),
             RULES: F.when(F.col(QUARANTINED), labels) if quarantine else F.lit(None).cast("array<string>"),

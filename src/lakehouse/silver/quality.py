@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.silver.expectations import KEY, QUARANTINED, ExpectationFailed, Rule
+from lakehouse.silver.expectations import KEY, QUARANTINED, ExpectationFailed, Rule, breaks_any
 
 DQ_RESULTS = "ops.dq_results"
 SAMPLE_KEYS = 3  # failing keys kept per rule: the smallest, the largest and one hash-picked key
@@ -88,10 +88,7 @@ def _flag_sum(flag: str) -> Column:
 def count_columns(rules: Sequence[Rule]) -> list[Column]:
     """Aggregate columns over a flagged frame: rows, quarantined and warned rows, and per rule the
     failing rows (`<flag>_n`). Cheap enough to observe while the silver table is written."""
-    warned = F.lit(False)
-    for r in rules:
-        if r.action == "warn":
-            warned = warned | F.col(r.flag)
+    warned = breaks_any([r for r in rules if r.action == "warn"])
     return [
         F.count(F.lit(1)).alias(_ROWS),
         _flag_sum(QUARANTINED).alias(_QUARANTINED),
@@ -112,14 +109,6 @@ def sample_columns(rules: Sequence[Rule]) -> list[Column]:
         # joined into one text: an Observation hands arrays back as Java objects
         cols.append(F.array_join(F.array_distinct(F.array_compact(sample)), _KEY_SEPARATOR).alias(f"{r.flag}_k"))
     return cols
-
-
-def breaks_any(rules: Sequence[Rule]) -> Column:
-    """True on the rows that break at least one of `rules`."""
-    broke = F.lit(False)
-    for r in rules:
-        broke = broke | F.col(r.flag)
-    return broke
 
 
 def metric_columns(rules: Sequence[Rule]) -> list[Column]:

@@ -668,13 +668,15 @@ class ParquetTableStore(TableStore):
         Only the files holding a key the merge updates are rewritten (without those rows); every
         other file is linked into the new version as it is, and the winning rows are added as new
         files. A merge that only inserts rewrites nothing. A table with many files (`COMPACT_AFTER_FILES`)
-        is rewritten whole, which compacts it. With `small` winners, their keys are broadcast to
-        the rewrite, which then filters the old files where it reads them (no shuffle).
+        is rewritten whole, which compacts it. With a `small` source, the updated and winning keys
+        are broadcast: the old files are matched and filtered where they are read (no shuffle).
         """
         root = self._root(name)
         current_dir = f"{root}/{current.data}"
         rels = self._files.data_files(current_dir)
         updated_keys = classified.filter(F.col(ACTION) == "update").select(*keys)
+        if small:
+            updated_keys = F.broadcast(updated_keys)
         if len(rels) >= COMPACT_AFTER_FILES:
             touched = set(rels)
         elif not updates:
@@ -686,9 +688,7 @@ class ParquetTableStore(TableStore):
                 .parquet(current_dir)
                 .select(*keys, F.col("_metadata.file_path").alias(f"{INTERNAL_PREFIX}file"))
             )
-            hits = located.join(
-                F.broadcast(updated_keys), null_safe_match(located, updated_keys, keys, keys), how="left_semi"
-            )
+            hits = located.join(updated_keys, null_safe_match(located, updated_keys, keys, keys), how="left_semi")
             marker = f"/{current.data}/"
             touched = {
                 unquote(path[path.rindex(marker) + len(marker) :])
