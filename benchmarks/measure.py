@@ -3,9 +3,12 @@
 Every benchmark takes `--dir` (holding landing/ and warehouse/), `--rows`, `--stores`, `--seed` and
 `--profile`. A measured step is one `lakehouse run <step>` process (session start included); this
 process samples the resident memory and CPU time of its whole process tree (Python driver + JVM)
-every 0.2 s and timestamps every line it prints into `<dir>/<name>.log`. Resident memory is summed
-as PSS, so a short-lived fork of the JVM (which shares all its pages) is not counted twice; the
-figure names the processes that made up the peak.
+every 0.2 s and timestamps every line it prints into `<dir>/<name>.log`. Resident memory is the RSS
+summed over the tree, less short-lived forks of the JVM (a child holding nearly all its parent's
+RSS shares those pages: `_forked`); the figure names the processes that made up the peak. PSS
+would tell shared pages apart by itself, but reading it makes the kernel walk every page: 0.05-0.1 s
+per reading of a 6 GiB JVM, a quarter of a core or more at this rate; it slowed the measured bronze
+run by ~25%.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ import psutil
 
 GIB = 1024**3
 SAMPLE_SECONDS = 0.2
+# a child whose RSS is within FORK_SLACK of its (large) parent's is a fork that has not run its command yet
+FORK_SLACK = 0.1
+FORK_MIN_RSS = 256 * 1024**2
 # `lakehouse run` prints a step's summary as one line "  key=value, key=value, ..."
 _SUMMARY_ITEM = re.compile(r"(\w+)=([^,\s]+)")
 _STEP_HEADER = re.compile(r"^\[\s*(\d+\.\d)s\] (bronze_merge|silver_clean|gold_kpis|churn_scoring) run ")
@@ -78,21 +84,10 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def _resident(proc: psutil.Process) -> int:
-    """Resident memory of a process, its shared pages counted proportionally (PSS, else RSS).
-
-    A JVM forking a helper command briefly has a child that shares all its pages; summing plain
-    RSS over the tree would count the JVM twice at that moment. Linux's `smaps_rollup` gives PSS
-    cheaply (psutil's `memory_full_info` parses the whole `smaps`, too slow to sample often).
-    """
-    try:
-        with open(f"/proc/{proc.pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return int(proc.memory_info().rss)
+def _forked(rss: int, parent: tuple[str, int, int] | None) -> bool:
+    """True for a child that is still a copy of its parent: a JVM forking a helper command (before
+    it runs the command) shares all the parent's pages, and its RSS counts them again."""
+    return parent is not None and parent[2] >= FORK_MIN_RSS and abs(rss - parent[2]) <= FORK_SLACK * parent[2]
 
 
 def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
@@ -110,17 +105,18 @@ def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
         def sample() -> None:
             nonlocal peak, peak_parts
             while not done.is_set():
-                parts = []
+                found: dict[int, tuple[str, int, int]] = {}  # pid -> (name, parent pid, RSS)
                 for p in _tree(proc):
                     try:
-                        parts.append((p.name(), _resident(p)))
+                        found[p.pid] = (p.name(), p.ppid(), p.memory_info().rss)
                         t = p.cpu_times()
                         cpu_by_pid[p.pid] = t.user + t.system
                     except (psutil.NoSuchProcess, psutil.AccessDenied):
                         pass
-                rss = sum(n for _, n in parts)
-                if rss > peak:
-                    peak, peak_parts = rss, parts
+                parts = [(pname, rss) for pname, parent, rss in found.values() if not _forked(rss, found.get(parent))]
+                total = sum(n for _, n in parts)
+                if total > peak:
+                    peak, peak_parts = total, parts
                 done.wait(SAMPLE_SECONDS)
 
         sampler = threading.Thread(target=sample, daemon=True)
