@@ -84,10 +84,10 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def _forked(rss: int, parent: tuple[str, int, int] | None) -> bool:
+def _forked(rss: int, parent_rss: int | None) -> bool:
     """True for a child that is still a copy of its parent: a JVM forking a helper command (before
     it runs the command) shares all the parent's pages, and its RSS counts them again."""
-    return parent is not None and parent[2] >= FORK_MIN_RSS and abs(rss - parent[2]) <= FORK_SLACK * parent[2]
+    return parent_rss is not None and parent_rss >= FORK_MIN_RSS and abs(rss - parent_rss) <= FORK_SLACK * parent_rss
 
 
 def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
@@ -113,7 +113,8 @@ def run_measured(name: str, cmd: list[str], log: Path) -> Measured:
                         cpu_by_pid[p.pid] = t.user + t.system
                     except (psutil.NoSuchProcess, psutil.AccessDenied):
                         pass
-                parts = [(pname, rss) for pname, parent, rss in found.values() if not _forked(rss, found.get(parent))]
+                rss_of = {pid: rss for pid, (_, _, rss) in found.items()}
+                parts = [(pname, rss) for pname, parent, rss in found.values() if not _forked(rss, rss_of.get(parent))]
                 total = sum(n for _, n in parts)
                 if total > peak:
                     peak, peak_parts = total, parts

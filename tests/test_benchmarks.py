@@ -23,10 +23,10 @@ def measure():
 
 
 def test_a_fork_that_still_holds_its_parents_pages_is_not_counted_again(measure):
-    jvm = ("java", 1, 6 * GIB)
+    jvm = 6 * GIB
     assert measure._forked(int(6 * GIB * 0.98), jvm)  # forked, not yet running its command
     assert not measure._forked(8 * 1024**2, jvm)  # the helper command running
-    assert not measure._forked(6 * GIB, ("bash", 1, 4 * 1024**2))  # the JVM under its launcher script
+    assert not measure._forked(6 * GIB, 4 * 1024**2)  # the JVM under its launcher script (bash)
     assert not measure._forked(6 * GIB, None)  # the root of the tree
 
 

@@ -150,7 +150,6 @@ def _quiet_csv_header_warnings(spark: SparkSession) -> None:
         pass
 
 
-
 def run_bronze(run: RunContext, full_refresh: bool = False) -> dict[str, Any]:
     """Merge the new landing exports (every export with `full_refresh`) into the bronze tables.
 

@@ -66,7 +66,6 @@ SILVER_CONF = {
 }
 
 
-
 def bronze_schema(spec: TableSpec) -> T.StructType:
     """The bronze table's schema (DOMAIN.md §2): every contract column as text, then the lineage."""
     return T.StructType([T.StructField(c.name, T.StringType()) for c in spec.columns] + LINEAGE.fields)

@@ -189,7 +189,6 @@ def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = 
     )
     typed = typed.withColumn(KEY, F.concat_ws("/", *[F.coalesce(F.col(k).cast("string"), F.lit("null")) for k in key_cols]))
     known_location: Column | None = None
-    joined = False
     if check_location:
         ids = (
             locations.select(F.col(LOCATION_COLUMN).alias(f"{_KNOWN_LOCATION}_id"))
@@ -204,7 +203,7 @@ def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = 
             typed = typed.join(
                 F.broadcast(known), typed[LOCATION_COLUMN] == known[f"{_KNOWN_LOCATION}_id"], how="left"
             ).drop(f"{_KNOWN_LOCATION}_id")
-            known_location, joined = F.col(_KNOWN_LOCATION).isNotNull(), True
+            known_location = F.col(_KNOWN_LOCATION).isNotNull()
 
     _check_expectations(spec, silver_names)
     try:
@@ -230,7 +229,7 @@ def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = 
             RULES: F.when(F.col(QUARANTINED), labels) if quarantine else F.lit(None).cast("array<string>"),
         }
     )
-    if joined:
+    if _KNOWN_LOCATION in flagged.columns:  # joined: more ids than INLINE_LOCATIONS
         flagged = flagged.drop(_KNOWN_LOCATION)
     return flagged, rules
 
