@@ -19,6 +19,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse import bronze
 from lakehouse.bronze import run_bronze
 from lakehouse.bronze.cast import RESCUED, RESCUED_TYPE
 from lakehouse.bronze.dedup import (
@@ -451,3 +452,29 @@ def test_a_resent_export_is_read_again(spark, tmp_path):
     run = make_run(spark, tmp_path, {"keyed": KEYED}, "run-2")
     assert run_bronze(run)["rows_written"] == 1
     assert [r.v for r in run.tables.read("bronze.keyed").collect()] == ["2"]
+
+
+def test_a_full_refresh_keeps_files_in_sequence_order_so_a_correction_rewrites_few(spark, tmp_path, monkeypatch):
+    monkeypatch.setattr(bronze, "MIN_FILE_ROWS", 1)  # 48 rows, 2 write tasks: 8 files of 3 rows per task
+    days = [f"2024-03-{d:02d}T10:00:00Z" for d in range(1, 25)]
+    lines = "".join(f"k{i:02d},v{i},{days[i % 24]}\n" for i in range(48))
+    write_exports(tmp_path / "landing", "keyed", {"e1.csv": csv("sId,v,dtUpdated\n" + lines)})
+    run = make_run(spark, tmp_path, {"keyed": KEYED}, "run-1")
+    run_bronze(run, full_refresh=True)
+    folder = tmp_path / "warehouse" / "_versions" / "bronze" / "keyed"
+    files = {p.name: p for p in (folder / "v000000").glob("*.parquet")}
+    assert len(files) == 16
+    for path in files.values():  # every file holds at most 3 rows, in `_sequence` order
+        seq = [r._sequence for r in spark.read.parquet(str(path)).collect()]
+        assert 0 < len(seq) <= 3 and seq == sorted(seq)
+
+    # corrections of the latest day's rows: only the files holding them are rewritten
+    write_exports(tmp_path / "landing", "keyed",
+                  {"e2.csv": csv("sId,v,dtUpdated\nk23,fixed,2024-03-25T10:00:00Z\nk47,fixed,2024-03-25T10:00:00Z\n")})
+    run = make_run(spark, tmp_path, {"keyed": KEYED}, "run-2")
+    assert run_bronze(run)["rows_written"] == 2
+    kept = {p.name for p in (folder / "v000001").glob("*.parquet") if p.stat().st_nlink > 1}
+    assert len(kept) >= 14  # shared with version 0, not rewritten
+    fixed = run.tables.read("bronze.keyed").filter("v = 'fixed'").select("sId").collect()
+    assert sorted(r.sId for r in fixed) == ["k23", "k47"]
+    assert run.tables.read("bronze.keyed").count() == 48

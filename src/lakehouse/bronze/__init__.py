@@ -13,6 +13,7 @@ and the run fails when that does not add up. See docs/bronze.md.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from lakehouse.bronze.dedup import (
     NULL_MERGE_KEY,
     ORDER_BY,
     REASON,
+    SEQUENCE,
     SOURCE_FILE,
     bronze_rows,
     bronze_schema,
@@ -93,6 +95,8 @@ STAGE_CONF = {
 # local landing: list the files in the driver (a Spark job per read costs more than the listing)
 LOCAL_LISTING_CONF = {"spark.sql.sources.parallelPartitionDiscovery.threshold": str(2**31 - 1)}
 QUARANTINE_REASONS = (NULL_MERGE_KEY, MALFORMED_RECORD)
+FILES_PER_TASK = 8  # see file_rows
+MIN_FILE_ROWS = 50_000
 
 _LINEAGE_SCHEMA = T.StructType(
     [
@@ -371,7 +375,8 @@ def _write_entity(
             f"{quarantine}: {quarantine_written} rows written, {result.rows_quarantined} counted for quarantine"
         )
     if full_refresh or not tables.exists(bronze):
-        tables.overwrite(bronze, winners)
+        with sql_conf(spark, {"spark.sql.files.maxRecordsPerFile": str(file_rows(spark, result.rows_read))}):
+            tables.overwrite(bronze, winners.sortWithinPartitions(SEQUENCE))
         result.inserted = result.rows_written = kept.get["n"]
         result.rows_superseded = offered.get["n"] - result.rows_written
         return
@@ -379,6 +384,17 @@ def _write_entity(
     result.inserted, result.updated, result.unchanged = merged.inserted, merged.updated, merged.unchanged
     result.rows_written = merged.inserted + merged.updated
     result.rows_superseded = (offered.get["n"] - merged.source_rows) + merged.source_duplicates + merged.unchanged
+
+
+def file_rows(spark: SparkSession, rows: int) -> int:
+    """Most rows per bronze file on a full refresh: `FILES_PER_TASK` files per write task, each in `_sequence` order.
+
+    Corrections mostly re-export recent rows. With every write task's rows sorted by `_sequence`
+    and cut into several files, the rows a later merge replaces sit in each task's last files,
+    and the merge (copy-on-write) rewrites those instead of the whole table.
+    """
+    tasks = int(spark.conf.get("spark.sql.shuffle.partitions", "200"))
+    return max(MIN_FILE_ROWS, math.ceil(rows / (tasks * FILES_PER_TASK)))
 
 
 def check_accounting(result: EntityResult, bronze: str, quarantine: str) -> None:

@@ -24,6 +24,7 @@ from lakehouse.tables.base import (
     ACTION,
     GROUP_SIZE,
     INTERNAL_PREFIX,
+    TARGET_FILES,
     MergeResult,
     TableStore,
     TableVersion,
@@ -423,10 +424,12 @@ class ParquetTableStore(TableStore):
         kept = [e.version for e in entries]
         raise KeyError(f"table {name} has no version {version}; versions kept: {kept}")
 
-    def _read_entry(self, name: str, entry: _Entry) -> DataFrame:
+    def _read_entry(self, name: str, entry: _Entry, file_column: str | None = None) -> DataFrame:
+        """The rows of a version; with `file_column`, also the path of the file each row is in."""
         schema = entry.struct
         df = self.spark.read.schema(schema).parquet(f"{self._root(name)}/{entry.data}")
-        return df.select(*[df[c] for c in schema.names])  # partition columns back in their place
+        located = [F.col("_metadata.file_path").alias(file_column)] if file_column else []
+        return df.select(*[df[c] for c in schema.names], *located)  # partition columns back in their place
 
     # ------------------------------------------------------------ commit protocol
 
@@ -607,13 +610,15 @@ class ParquetTableStore(TableStore):
 
         Copy-on-write: the new version is the target without the replaced keys plus the winning
         source rows, written in one pass. The counts come from the (small) classified source, so
-        the target is read once in full and once for its key and order columns. A merge that
+        the target is read once for its key and order columns (and the files they are in), and its
+        files holding updated keys once more in full. A merge that
         changes no row commits no version (unless it adds columns) and returns the current one.
         """
         keys, order_by = check_merge_args(df, keys, order_by)
         entries = self._entries(name)
         current = entries[-1] if entries else None
-        target = self._read_entry(name, current) if current else None
+        located = f"{INTERNAL_PREFIX}file"
+        target = self._read_entry(name, current, file_column=located) if current else None
         if current is not None and target is not None:
             missing = [k for k in keys if k not in target.columns]
             if missing:
@@ -621,13 +626,13 @@ class ParquetTableStore(TableStore):
             schema = _evolve(name, current.struct, df.schema)
         deduped = dedupe_latest(df, keys, order_by).persist(StorageLevel.MEMORY_AND_DISK)
         small = broadcastable(deduped)
-        classified = classify_merge_source(deduped, target, keys, order_by, broadcast_source=small).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
+        classified = classify_merge_source(
+            deduped, target, keys, order_by, broadcast_source=small, target_file=located if target else None
+        ).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             counts = merge_counts(classified)
             deduped.unpersist()
-            winners = classified.filter(F.col(ACTION).isin("insert", "update")).drop(ACTION, GROUP_SIZE)
+            winners = classified.filter(F.col(ACTION).isin("insert", "update")).drop(ACTION, GROUP_SIZE, TARGET_FILES)
             if current is None or target is None:
                 version = self._overwrite(name, winners, (), "merge")
             elif counts["inserted"] + counts["updated"] == 0:
@@ -644,9 +649,7 @@ class ParquetTableStore(TableStore):
                     )
                     version = self._commit(name, entry)
             else:
-                version = self._merge_files(
-                    name, current, schema, classified, winners, keys, counts["updated"] > 0, small
-                )
+                version = self._merge_files(name, current, schema, classified, winners, keys, counts["updated"] > 0, small)
         finally:
             classified.unpersist()
             deduped.unpersist()
@@ -668,32 +671,20 @@ class ParquetTableStore(TableStore):
         Only the files holding a key the merge updates are rewritten (without those rows); every
         other file is linked into the new version as it is, and the winning rows are added as new
         files. A merge that only inserts rewrites nothing. A table with many files (`COMPACT_AFTER_FILES`)
-        is rewritten whole, which compacts it. With a `small` source, the updated and winning keys
-        are broadcast: the old files are matched and filtered where they are read (no shuffle).
+        is rewritten whole, which compacts it. With a `small` source, the winning keys are
+        broadcast: the old files are filtered where they are read (no shuffle).
         """
         root = self._root(name)
         current_dir = f"{root}/{current.data}"
         rels = self._files.data_files(current_dir)
-        updated_keys = classified.filter(F.col(ACTION) == "update").select(*keys)
-        if small:
-            updated_keys = F.broadcast(updated_keys)
         if len(rels) >= COMPACT_AFTER_FILES:
             touched = set(rels)
         elif not updates:
             touched = set()
-        else:
-            located = (
-                self.spark.read.schema(current.struct)
-                .option("basePath", current_dir)
-                .parquet(current_dir)
-                .select(*keys, F.col("_metadata.file_path").alias(f"{INTERNAL_PREFIX}file"))
-            )
-            hits = located.join(updated_keys, null_safe_match(located, updated_keys, keys, keys), how="left_semi")
+        else:  # the files classify_merge_source found holding an updated key
+            paths = classified.filter(F.col(ACTION) == "update").select(F.explode(TARGET_FILES)).distinct().collect()
             marker = f"/{current.data}/"
-            touched = {
-                unquote(path[path.rindex(marker) + len(marker) :])
-                for (path,) in hits.select(f"{INTERNAL_PREFIX}file").distinct().collect()
-            }
+            touched = {unquote(path[path.rindex(marker) + len(marker) :]) for (path,) in paths}
             unknown = touched - set(rels)
             if unknown:  # a path spelled in a way we do not recognize: rewrite everything rather than guess
                 touched = set(rels)
