@@ -455,7 +455,8 @@ def test_a_resent_export_is_read_again(spark, tmp_path):
 
 
 def test_a_full_refresh_keeps_files_in_sequence_order_so_a_correction_rewrites_few(spark, tmp_path, monkeypatch):
-    monkeypatch.setattr(bronze, "MIN_FILE_ROWS", 1)  # 48 rows, 2 write tasks: 8 files of 3 rows per task
+    monkeypatch.setattr(bronze, "MIN_FILE_ROWS", 1)
+    monkeypatch.setattr(bronze, "FILES_PER_TASK", 8)  # 48 rows, 2 write tasks: 8 files of 3 rows per task
     days = [f"2024-03-{d:02d}T10:00:00Z" for d in range(1, 25)]
     lines = "".join(f"k{i:02d},v{i},{days[i % 24]}\n" for i in range(48))
     write_exports(tmp_path / "landing", "keyed", {"e1.csv": csv("sId,v,dtUpdated\n" + lines)})

@@ -95,7 +95,7 @@ STAGE_CONF = {
 # local landing: list the files in the driver (a Spark job per read costs more than the listing)
 LOCAL_LISTING_CONF = {"spark.sql.sources.parallelPartitionDiscovery.threshold": str(2**31 - 1)}
 QUARANTINE_REASONS = (NULL_MERGE_KEY, MALFORMED_RECORD)
-FILES_PER_TASK = 8  # see file_rows
+FILES_PER_TASK = 4  # see file_rows
 MIN_FILE_ROWS = 50_000
 
 _LINEAGE_SCHEMA = T.StructType(
