@@ -610,9 +610,9 @@ class ParquetTableStore(TableStore):
 
         Copy-on-write: the new version is the target without the replaced keys plus the winning
         source rows, written in one pass. The counts come from the (small) classified source, so
-        the target is read once for its key and order columns (and the files they are in), and its
-        files holding updated keys once more in full. A merge that
-        changes no row commits no version (unless it adds columns) and returns the current one.
+        the target is read once for its key and order columns (with the file each row is in), then
+        the files holding updated keys once more in full. A merge that changes no row commits no
+        version (unless it adds columns) and returns the current one.
         """
         keys, order_by = check_merge_args(df, keys, order_by)
         entries = self._entries(name)
