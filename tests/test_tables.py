@@ -544,3 +544,15 @@ def test_a_commit_killed_before_publishing_is_published_by_the_next_write(spark,
     assert_rows(store.read("bronze.t"), spark, [("y", 1, "y1")])  # the log decides
     store.append("bronze.t", frame(spark, [("z", 1, "z1")]))
     assert_rows(spark.read.parquet(path), spark, [("y", 1, "y1"), ("z", 1, "z1")])
+
+
+def test_classification_names_the_target_files_holding_each_key(spark):
+    target = frame(spark, [("a", 1, "x"), ("a", 1, "y"), ("b", 5, "z")]).withColumn(
+        "file", F.when(F.col("v") == "x", "f1").when(F.col("v") == "y", "f2").otherwise("f3")
+    )
+    source = base.dedupe_latest(frame(spark, [("a", 2, "new"), ("b", 1, "old"), ("c", 1, "new")]), ["k"], ["seq"])
+    classified = base.classify_merge_source(source, target, ["k"], ["seq"], target_file="file")
+    got = {r.k: (r[base.ACTION], sorted(r[base.TARGET_FILES] or [])) for r in classified.collect()}
+    assert got == {"a": ("update", ["f1", "f2"]), "b": ("unchanged", ["f3"]), "c": ("insert", [])}
+    without = base.classify_merge_source(source, target, ["k"], ["seq"])
+    assert base.TARGET_FILES not in without.columns
