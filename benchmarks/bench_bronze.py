@@ -48,6 +48,17 @@ def move(files: list[Path], src_root: Path, dst_root: Path) -> None:
         path.rename(target)
 
 
+def restore(held: Path, landing: Path) -> None:
+    """Put held-back exports back into the landing folder."""
+    move([f for f in held.rglob("*") if f.is_file()], held, landing)
+    shutil.rmtree(held, ignore_errors=True)
+
+
+def rows_read(res: measure.Measured) -> int:
+    """Rows read by a measured bronze run (its summary's `rows_read`)."""
+    return int(res.summary.get("rows_read", 0))
+
+
 def tickets_only_conf(work: Path) -> Path:
     """A copy of the project's conf/ (and run_profiles/ beside it) holding only the tickets table spec."""
     copy = work / "conf_tickets"
@@ -70,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     landing, warehouse, held = work / "landing", work / "warehouse", work / "held_back"
     work.mkdir(parents=True, exist_ok=True)
     if held.exists():  # an interrupted earlier run: put its held-back exports back first
-        move([f for f in held.rglob("*") if f.is_file()], held, landing)
-        shutil.rmtree(held)
+        restore(held, landing)
     measure.ensure_landing(args)
     conf = tickets_only_conf(work)
     tickets = ("--warehouse", str(work / "warehouse_tickets"), "--conf-dir", str(conf))
@@ -84,27 +94,25 @@ def main(argv: list[str] | None = None) -> int:
         full = measure.run_step("bronze", work, args.profile, "--full-refresh", *tickets, name="bronze_tickets_full")
         full_all = measure.run_step("bronze", work, args.profile, "--full-refresh", name="bronze_full")
     finally:
-        move([f for f in held.rglob("*") if f.is_file()], held, landing)
-        shutil.rmtree(held, ignore_errors=True)
+        restore(held, landing)
     incremental = measure.run_step("bronze", work, args.profile, *tickets, name="bronze_tickets_incremental")
     incremental_all = measure.run_step("bronze", work, args.profile, name="bronze_incremental")
 
-    new_files = len([p for p in newest if p.parent.name == "tickets"])
-    for label, f, inc, n in (("tickets", full, incremental, new_files), ("every entity", full_all, incremental_all,
-                                                                         len(newest))):
-        rows, inc_rows = int(f.summary.get("rows_read", 0)), int(inc.summary.get("rows_read", 0))
+    runs = (("tickets", full, incremental, len([p for p in newest if p.parent.name == "tickets"])),
+            ("every entity", full_all, incremental_all, len(newest)))
+    for label, f, inc, n in runs:
         share = inc.seconds / f.seconds if f.seconds else 0.0
         print(f"{label}:")
-        print("  " + f.line(rows))
-        print("  " + inc.line(inc_rows) + f"; {n} new files, {share:.0%} of the full refresh")
+        print("  " + f.line(rows_read(f)))
+        print("  " + inc.line(rows_read(inc)) + f"; {n} new files, {share:.0%} of the full refresh")
         for res in (f, inc):
             if res.exit != 0:
                 print(f"  see {res.log}")
-    share = incremental.seconds / full.seconds if full.seconds else 0.0
-    peak = max(r.peak_rss_gib for r in (full, incremental, full_all, incremental_all))
-    ok = (all(r.exit == 0 for r in (full, incremental, full_all, incremental_all))
-          and full.rows_per_s(int(full.summary.get("rows_read", 0))) >= args.min_rows_per_s
-          and peak < args.max_rss_gib and share < args.max_incremental_share)
+    measured = (full, incremental, full_all, incremental_all)
+    ok = (all(r.exit == 0 for r in measured)
+          and full.rows_per_s(rows_read(full)) >= args.min_rows_per_s
+          and max(r.peak_rss_gib for r in measured) < args.max_rss_gib
+          and incremental.seconds < args.max_incremental_share * full.seconds)
     return measure.verdict(ok, f"tickets: full refresh >= {args.min_rows_per_s:,.0f} rows/s, incremental < "
                                f"{args.max_incremental_share:.0%} of full; peak RSS < {args.max_rss_gib} GiB")
 

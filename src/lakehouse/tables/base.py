@@ -116,6 +116,7 @@ def split_name(name: str) -> tuple[str, str]:
 INTERNAL_PREFIX = "__lh_"
 ACTION = f"{INTERNAL_PREFIX}action"  # insert | update | unchanged, per deduplicated source row
 GROUP_SIZE = f"{INTERNAL_PREFIX}n"  # source rows offered for the row's key (1 = no duplicates)
+TARGET_FILE = f"{INTERNAL_PREFIX}file"  # the file a target row was read from (classify_merge_source)
 TARGET_FILES = f"{INTERNAL_PREFIX}files"  # classify_merge_source(target_file=...): target files holding the key
 # a deduplicated merge source up to this many rows is broadcast to the target's scan: the target's
 # rows are then matched where they are read, not shuffled (an incremental merge's usual case)
@@ -237,8 +238,7 @@ def classify_merge_source(
             tgt_cols.append(target[col].alias(alias))
         else:  # an order column the target does not have yet: null, so it orders lowest
             tgt_cols.append(F.lit(None).cast(deduped.schema[col].dataType).alias(alias))
-    file_col = f"{INTERNAL_PREFIX}file"
-    tgt = target.select(*tgt_cols, *([target[target_file].alias(file_col)] if target_file else []))
+    tgt = target.select(*tgt_cols, *([target[target_file].alias(TARGET_FILE)] if target_file else []))
     src = deduped.select(*keys, *order_by) if order_by else deduped.select(*keys)
     src = src.toDF(*[f"{INTERNAL_PREFIX}s{i}" for i in range(len(src.columns))])
     src_keys = src.columns[: len(keys)]
@@ -251,7 +251,7 @@ def classify_merge_source(
         src.join(tgt, null_safe_match(src, tgt, src_keys, tgt_names[: len(keys)]), how="inner")
         .withColumn(later, orders_later(src_order, [tgt[c] for c in tgt_names[len(keys) :]]).cast("int"))
         .groupBy(*src_keys)
-        .agg(F.min(later).alias(later), *([F.collect_set(file_col).alias(TARGET_FILES)] if target_file else []))
+        .agg(F.min(later).alias(later), *([F.collect_set(TARGET_FILE).alias(TARGET_FILES)] if target_file else []))
     )
     return (
         deduped.join(matched, null_safe_match(deduped, matched, keys, src_keys), how="left")

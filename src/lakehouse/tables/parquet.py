@@ -23,7 +23,7 @@ from lakehouse.config import Settings
 from lakehouse.tables.base import (
     ACTION,
     GROUP_SIZE,
-    INTERNAL_PREFIX,
+    TARGET_FILE,
     TARGET_FILES,
     MergeResult,
     TableStore,
@@ -617,8 +617,7 @@ class ParquetTableStore(TableStore):
         keys, order_by = check_merge_args(df, keys, order_by)
         entries = self._entries(name)
         current = entries[-1] if entries else None
-        located = f"{INTERNAL_PREFIX}file"
-        target = self._read_entry(name, current, file_column=located) if current else None
+        target = self._read_entry(name, current, file_column=TARGET_FILE) if current else None
         if current is not None and target is not None:
             missing = [k for k in keys if k not in target.columns]
             if missing:
@@ -627,7 +626,7 @@ class ParquetTableStore(TableStore):
         deduped = dedupe_latest(df, keys, order_by).persist(StorageLevel.MEMORY_AND_DISK)
         small = broadcastable(deduped)
         classified = classify_merge_source(
-            deduped, target, keys, order_by, broadcast_source=small, target_file=located if target else None
+            deduped, target, keys, order_by, broadcast_source=small, target_file=TARGET_FILE if target else None
         ).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             counts = merge_counts(classified)
