@@ -27,48 +27,18 @@ from pathlib import Path
 
 import measure
 
+from lakehouse.generate.batches import hold_back_latest, put_back
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def latest_exports(landing: Path) -> list[Path]:
-    """The files of the latest export id of every store and entity."""
-    newest: dict[Path, str] = {}
-    for path in landing.glob("*/*/*"):
-        folder, export_id = path.parent, path.name.rsplit(".", 1)[0]
-        if export_id > newest.get(folder, ""):
-            newest[folder] = export_id
-    return sorted(p for p in landing.glob("*/*/*") if p.name.rsplit(".", 1)[0] == newest[p.parent])
 
-
-def move(files: list[Path], src_root: Path, dst_root: Path) -> None:
-    """Move files from one root to the same relative place under another."""
-    for path in files:
-        target = dst_root / path.relative_to(src_root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        path.rename(target)
-
-
-def restore(held: Path, landing: Path) -> None:
-    """Put held-back exports back into the landing folder."""
-    move([f for f in held.rglob("*") if f.is_file()], held, landing)
-    shutil.rmtree(held, ignore_errors=True)
 
 
 def rows_read(res: measure.Measured) -> int:
     """Rows read by a measured bronze run (its summary's `rows_read`)."""
     return int(res.summary.get("rows_read", 0))
 
-
-def tickets_only_conf(work: Path) -> Path:
-    """A copy of the project's conf/ (and run_profiles/ beside it) holding only the tickets table spec."""
-    copy = work / "conf_tickets"
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(ROOT / "conf", copy / "conf")
-    shutil.copytree(ROOT / "run_profiles", copy / "run_profiles")
-    for spec in (copy / "conf" / "tables").glob("*.yaml"):
-        if spec.name != "tickets.yaml":
-            spec.unlink()
-    return copy / "conf"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,20 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     landing, warehouse, held = work / "landing", work / "warehouse", work / "held_back"
     work.mkdir(parents=True, exist_ok=True)
     if held.exists():  # an interrupted earlier run: put its held-back exports back first
-        restore(held, landing)
+        put_back(held, landing)
     measure.ensure_landing(args)
-    conf = tickets_only_conf(work)
+    conf = measure.entity_conf(work, "tickets")
     tickets = ("--warehouse", str(work / "warehouse_tickets"), "--conf-dir", str(conf))
     for folder in (warehouse, work / "warehouse_tickets"):
         shutil.rmtree(folder, ignore_errors=True)
 
-    newest = latest_exports(landing)
-    move(newest, landing, held)
+    newest = hold_back_latest(landing, held)
     try:
         full = measure.run_step("bronze", work, args.profile, "--full-refresh", *tickets, name="bronze_tickets_full")
         full_all = measure.run_step("bronze", work, args.profile, "--full-refresh", name="bronze_full")
     finally:
-        restore(held, landing)
+        put_back(held, landing)
     incremental = measure.run_step("bronze", work, args.profile, *tickets, name="bronze_tickets_incremental")
     incremental_all = measure.run_step("bronze", work, args.profile, name="bronze_incremental")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -24,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import yaml
+
+from lakehouse.steps import STEPS
 
 GIB = 1024**3
 SAMPLE_SECONDS = 0.2
@@ -32,7 +36,8 @@ FORK_SLACK = 0.1
 FORK_MIN_RSS = 256 * 1024**2
 # `lakehouse run` prints a step's summary as one line "  key=value, key=value, ..."
 _SUMMARY_ITEM = re.compile(r"(\w+)=([^,\s]+)")
-_STEP_HEADER = re.compile(r"^\[\s*(\d+\.\d)s\] (bronze_merge|silver_clean|gold_kpis|churn_scoring) run ")
+# ... and each step's start as "<step> run <run id>" (the step names of lakehouse.steps)
+_STEP_HEADER = re.compile(rf"^\[\s*(\d+\.\d)s\] ({'|'.join(s.name for s in STEPS)}) run ")
 
 
 @dataclass
@@ -146,7 +151,7 @@ def summaries(log: Path) -> list[dict[str, str]]:
 
 
 def step_seconds(log: Path, total: float) -> dict[str, float]:
-    """Wall seconds of every job of a `lakehouse run pipeline` log, from its timestamped headers."""
+    """Wall seconds of every step of a `lakehouse run pipeline` log, from its timestamped headers."""
     heads = [(float(m[1]), m[2]) for m in map(_STEP_HEADER.match, log.read_text().splitlines()) if m]
     ends = [t for t, _ in heads[1:]] + [total]
     return {job: round(end - t, 1) for (t, job), end in zip(heads, ends, strict=True)}
@@ -168,6 +173,26 @@ def run_step(step: str, work: Path, profile: str, *extra: str, name: str | None 
     """Run and measure one `lakehouse run <step>`; the log is `<work>/<name>.log`."""
     name = name or step
     return run_measured(name, run_cmd(step, work, profile, *extra), work / f"{name}.log")
+
+
+def entity_conf(work: Path, entity: str) -> Path:
+    """A copy of the project's conf/ (and run_profiles/ beside it) holding only `entity`'s table spec (and of the
+    per-entity freshness settings, only its own)."""
+    root = Path(__file__).resolve().parents[1]
+    copy = work / f"conf_{entity}"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root / "conf", copy / "conf")
+    shutil.copytree(root / "run_profiles", copy / "run_profiles")
+    for spec in (copy / "conf" / "tables").glob("*.yaml"):
+        if spec.stem != entity:
+            spec.unlink()
+    for settings in [copy / "conf" / "base.yaml", *(copy / "conf" / "env").glob("*.yaml")]:
+        data = yaml.safe_load(settings.read_text()) or {}
+        entities = (data.get("freshness") or {}).get("entities")
+        if entities:
+            data["freshness"]["entities"] = {k: v for k, v in entities.items() if k == entity}
+            settings.write_text(yaml.safe_dump(data, sort_keys=False))
+    return copy / "conf"
 
 
 def ensure_landing(args: argparse.Namespace) -> None:

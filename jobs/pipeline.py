@@ -1,4 +1,5 @@
-"""spark-submit entrypoint: `lakehouse run pipeline` (see `--help` for its options)."""
+"""spark-submit entrypoint: `lakehouse run <step>` for the step whose entrypoint this file is
+(lakehouse.steps); see `lakehouse run --help` for the options."""
 
 import os
 import sys
@@ -10,4 +11,4 @@ except ImportError:  # a plain checkout without `pip install -e .`: use its src/
     from lakehouse.cli import run_job
 
 if __name__ == "__main__":
-    run_job("pipeline")
+    run_job(__file__)

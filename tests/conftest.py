@@ -1,8 +1,9 @@
-"""Shared fixtures: one local SparkSession for the whole test run, and per-test settings."""
+"""Shared fixtures: one local SparkSession for the whole test run, per-test settings, a checkout to package."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -63,3 +64,24 @@ def config(settings):
         tables=load_tables(ROOT / "conf"),
         conf_dir=ROOT / "conf",
     )
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A checkout with the repo's conf/ and run_profiles/, a three-line entrypoint per step and Delta jars in its
+    cache (what packaging and scheduling read)."""
+    from lakehouse import jvm, steps
+
+    root, delta = tmp_path / "checkout", jvm.delta_version()
+    shutil.copytree(ROOT / "conf", root / "conf")
+    shutil.copytree(ROOT / "run_profiles", root / "run_profiles")
+    (root / "jobs").mkdir()
+    for name in steps.names():
+        (root / steps.entrypoint(name)).write_text(f'from lakehouse.cli import run_job\n\nrun_job("{name}")\n',
+                                                   encoding="utf-8")
+    jar_dir = root / ".cache" / "jars"
+    (jar_dir / "scala-2.13").mkdir(parents=True)
+    (jar_dir / f"delta-storage-{delta}.jar").write_bytes(b"storage jar")
+    (jar_dir / f"delta-spark_2.12-{delta}.jar").write_bytes(b"spark 2.12 jar")
+    (jar_dir / "scala-2.13" / f"delta-spark_2.13-{delta}.jar").write_bytes(b"spark 2.13 jar")
+    return root

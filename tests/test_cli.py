@@ -54,16 +54,32 @@ def test_unknown_step_is_a_usage_error():
 def test_help_lists_the_commands():
     result = lakehouse("--help")
     assert result.returncode == 0
-    for command in ("run", "generate", "runs", "dq", "tables", "sql", "views", "submit"):
+    for command in ("run", "generate", "runs", "dq", "tables", "sql", "views", "submit", "freshness", "alerts",
+                    "report", "schedule"):
         assert command in result.stdout
 
 
-def test_pipeline_runs_the_steps_this_build_has(monkeypatch, tmp_path):
-    from lakehouse import pipeline
-    from lakehouse.errors import UserError
-    from lakehouse.runtime import JobOptions
+def test_every_step_has_a_function_an_entrypoint_and_old_names_as_aliases():
+    from lakehouse import steps
 
-    monkeypatch.setitem(pipeline.STEP_MODULES, "gold", "lakehouse.no_such_module")
-    assert not pipeline.available("gold")
-    with pytest.raises(UserError, match=r"gold_kpis is not part of this build yet \(lakehouse.no_such_module"):
-        pipeline.run_steps("gold", JobOptions(warehouse=str(tmp_path)))
+    assert steps.names() == ["bronze", "silver", "gold", "scoring", "pipeline"]
+    for step in steps.STEPS:
+        assert callable(step.function()), step.target
+        assert (ROOT / step.entrypoint).is_file(), step.entrypoint
+        assert steps.resolve(step.job) == steps.resolve(step.name) == (step,)
+    assert sorted(p.name for p in (ROOT / "jobs").glob("*.py")) == sorted(
+        Path(steps.entrypoint(n)).name for n in steps.names()
+    )
+    assert steps.job_name("gold") == "gold_kpis" and steps.canonical("gold_kpis") == "gold"
+    assert steps.resolve("pipeline") == steps.STEPS
+
+
+def test_a_job_script_runs_its_step(tmp_path):
+    """`spark-submit jobs/gold_kpis.py` (here: python) is `lakehouse run gold`: its mistakes say so."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "jobs" / "gold_kpis.py"), "--warehouse", str(tmp_path / "wh")],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "gold needs silver.locations" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -10,16 +10,25 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
+from lakehouse.config import load_tables
+from lakehouse.contract import DATA_COMPLETE, GOLD_SCHEMAS, silver_schema
 from lakehouse.gold.kpis import (
     billing_health,
     churn_retention,
+    location_month_complete,
     location_scorecard,
     location_scorecard_bottom,
     month_spine,
+    serving_stores,
     utc_date,
+    with_data_complete,
 )
-from lakehouse.gold.schemas import GOLD, SILVER
 
+SPECS = load_tables()  # the project's conf/tables (LAKEHOUSE_HOME, set by conftest)
+SILVER = {entity: silver_schema(spec) for entity, spec in SPECS.items()}
+GOLD = {name.split(".")[1]: schema for name, schema in GOLD_SCHEMAS.items()}
+# what the KPI transforms produce: the gold columns but data_complete, which the job adds (with_data_complete)
+KPIS = {name: T.StructType([f for f in schema.fields if f.name != DATA_COMPLETE]) for name, schema in GOLD.items()}
 
 def ts(text: str) -> datetime:
     """A UTC timestamp from 'YYYY-MM-DD HH:MM[:SS]'."""
@@ -40,7 +49,8 @@ def frame(spark, entity: str, rows: list[tuple]):
 
 
 def gold(spark, table: str, rows: list[tuple]):
-    return spark.createDataFrame(rows, GOLD[table])
+    """Rows of a KPI transform's output (the gold table's columns without data_complete)."""
+    return spark.createDataFrame(rows, KPIS[table])
 
 
 def spine_of(spark, *months: str):
@@ -311,14 +321,17 @@ def test_location_scorecard_single_location_scores_zero(spark):
 # ---------------------------------------------------------------- bottom of the scorecard
 
 
-def _scores(spark, rows: list[tuple[str, str, float]]):
-    return spark.createDataFrame([(loc, d(m), s) for loc, m, s in rows], "location_id string, month date, score double")
+def _scores(spark, rows: list[tuple], complete: bool | None = True):
+    return spark.createDataFrame(
+        [(loc, d(m), s, *(r[3:] if len(r) > 3 else (complete,))) for r in rows for loc, m, s in [r[:3]]],
+        "location_id string, month date, score double, data_complete boolean",
+    )
 
 
 def _bottom(spark, rows: list[tuple[int, str, str, float]]):
     return spark.createDataFrame(
-        [(r, loc, d(m), s) for r, loc, m, s in rows],
-        "bottom_rank int, location_id string, month date, score double",
+        [(r, loc, d(m), s, True) for r, loc, m, s in rows],
+        "bottom_rank int, location_id string, month date, score double, data_complete boolean",
     )
 
 
@@ -359,6 +372,78 @@ def test_bottom_uses_the_latest_month_when_none_is_complete(spark):
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_bottom_leaves_out_locations_with_incomplete_data(spark):
+    """B's store stopped exporting in April: its low April score is the missing data's, so C and A are ranked."""
+    tickets = frame(spark, "tickets", [_ticket(1, "A", "2024-05-01 00:00", "1.00", False)])
+    scores = [("A", "2024-04-01", 0.4, True), ("B", "2024-04-01", 0.0, False), ("C", "2024-04-01", 0.1, None)]
+    actual = location_scorecard_bottom(_scores(spark, scores), tickets, n=20)
+    expected = spark.createDataFrame(
+        [(1, "C", d("2024-04-01"), 0.1, None), (2, "A", d("2024-04-01"), 0.4, True)],
+        "bottom_rank int, location_id string, month date, score double, data_complete boolean",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# ---------------------------------------------------------------- completeness
+
+
+def _bronze_lineage(spark, rows: list[tuple[str, str]]):
+    return spark.createDataFrame(rows, "sLocationId string, _store_id string")
+
+
+def _coverage(spark, rows: list[tuple[str, str, str]]):
+    return spark.createDataFrame([(s, e, d(u)) for s, e, u in rows], "store_id string, entity string, covered_until date")
+
+
+def test_serving_stores_from_every_bronze_frame(spark):
+    locations = _bronze_lineage(spark, [("A", "s1"), ("B", "s2"), (None, "s3")])
+    tickets = _bronze_lineage(spark, [("A", "s1"), ("A", "s2"), ("B", None)])
+    expected = spark.createDataFrame([("A", "s1"), ("A", "s2"), ("B", "s2")], "location_id string, store_id string")
+    assert_df_equality(serving_stores(locations, tickets), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_month_is_complete_when_every_serving_store_covers_it(spark):
+    serving = spark.createDataFrame(
+        [("A", "s1"), ("B", "s1"), ("B", "s2"), ("D", "s3")], "location_id string, store_id string"
+    )
+    coverage = _coverage(
+        spark,
+        [
+            ("s1", "tickets", "2024-05-01"), ("s1", "memberships", "2024-05-01"),  # through April 30
+            ("s2", "tickets", "2024-04-30"), ("s2", "memberships", "2024-06-01"),  # tickets through April 29
+            ("s3", "memberships", "2024-06-01"),  # never exported tickets
+        ],
+    )
+    spine = spine_of(spark, "2024-03-01", "2024-04-01", "2024-05-01")
+    actual = location_month_complete(
+        locations_of(spark, "A", "B", "C", "D"), spine, serving, coverage, ("tickets", "memberships")
+    )
+    expected = spark.createDataFrame(
+        [
+            ("A", d("2024-03-01"), True), ("A", d("2024-04-01"), True), ("A", d("2024-05-01"), False),
+            ("B", d("2024-03-01"), True), ("B", d("2024-04-01"), False), ("B", d("2024-05-01"), False),
+            # no store known to serve C: nothing to miss
+            ("C", d("2024-03-01"), True), ("C", d("2024-04-01"), True), ("C", d("2024-05-01"), True),
+            ("D", d("2024-03-01"), False), ("D", d("2024-04-01"), False), ("D", d("2024-05-01"), False),
+        ],
+        "location_id string, month date, data_complete boolean",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    # memberships alone: s2 and s3 cover May too
+    only_members = location_month_complete(
+        locations_of(spark, "B", "D"), spine_of(spark, "2024-05-01"), serving, coverage, ("memberships",)
+    )
+    assert {(r.location_id, r.data_complete) for r in only_members.collect()} == {("B", False), ("D", True)}
+
+
+def test_with_data_complete_adds_the_flag_last(spark):
+    churn = gold(spark, "churn_retention", [("A", d("2024-03-01"), 4, 0, 1, 3, 0.25, 0.75)])
+    complete = spark.createDataFrame([("A", d("2024-03-01"), False)], "location_id string, month date, data_complete boolean")
+    flagged = churn.transform(with_data_complete(complete))
+    expected = spark.createDataFrame([("A", d("2024-03-01"), 4, 0, 1, 3, 0.25, 0.75, False)], GOLD["churn_retention"])
+    assert_frames(flagged, expected)
+
+
 @pytest.mark.parametrize("n, error", [(0, ValueError), (-3, ValueError), ("20", TypeError), (True, TypeError)])
 def test_bottom_rejects_a_bad_n(spark, n, error):
     with pytest.raises(error, match="n must"):
@@ -376,9 +461,10 @@ def test_gold_schemas_are_what_the_transforms_produce(spark):
     locations = locations_of(spark, "A")
     spine = spine_of(spark, "2024-03-01")
     m, t, b = (frame(spark, e, []) for e in ("memberships", "tickets", "billing_attempts"))
-    churn = churn_retention(m, locations, spine)
-    billing = billing_health(b, m, locations, spine)
-    card = location_scorecard(t, churn, billing, locations, spine)
+    complete = with_data_complete(spark.createDataFrame([], "location_id string, month date, data_complete boolean"))
+    churn = churn_retention(m, locations, spine).transform(complete)
+    billing = billing_health(b, m, locations, spine).transform(complete)
+    card = location_scorecard(t, churn, billing, locations, spine).transform(complete)
     produced = {
         "churn_retention": churn,
         "billing_health": billing,

@@ -8,12 +8,16 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
+from lakehouse.config import load_tables
+from lakehouse.contract import GOLD_SCHEMAS, silver_schema
 from lakehouse.errors import UserError
 from lakehouse.gold import run_gold
-from lakehouse.gold.schemas import GOLD, SILVER
 from lakehouse.runtime import RunContext
 from lakehouse.tables import open_table_store
 
+SPECS = load_tables()  # the project's conf/tables (LAKEHOUSE_HOME, set by conftest)
+SILVER = {entity: silver_schema(spec) for entity, spec in SPECS.items()}
+GOLD = {name.split(".")[1]: schema for name, schema in GOLD_SCHEMAS.items()}
 
 def make_run(spark, config, job: str = "gold", run_id: str = "20240305T070809Z-gold-1a2b3c4d") -> RunContext:
     """A run context over the test's temporary warehouse (what runtime.job_run would build)."""
@@ -77,6 +81,7 @@ def test_run_gold_writes_the_four_tables(spark, config):
         "first_month": "2024-01-01",
         "last_month": "2024-03-01",
         "latest_complete_month": "2024-02-01",
+        "incomplete_locations": 0,
         "locations": 2,
         "tickets": 5,
         "rows": {
@@ -90,9 +95,10 @@ def test_run_gold_writes_the_four_tables(spark, config):
     feb = d("2024-02-01")
     expected = spark.createDataFrame(
         [
-            (1, "B", "Wash B", "south", feb, 1, Decimal("3.00"), Decimal("3.00"), 0.0, 0, 1.0, 0.0, 0.0),
+            # no bronze lineage: no store is known to serve a location, so nothing is incomplete
+            (1, "B", "Wash B", "south", feb, 1, Decimal("3.00"), Decimal("3.00"), 0.0, 0, 1.0, 0.0, 0.0, True),
             (2, "A", "Wash A", "north", feb, 1, Decimal("20.00"), Decimal("20.00"), 1.0, 1, 0.0, 1.0,
-             0.4 * 1.0 + 0.3 * 1.0 + 0.3 * 1.0),
+             0.4 * 1.0 + 0.3 * 1.0 + 0.3 * 1.0, True),
         ],
         GOLD["location_scorecard_bottom"],
     )
@@ -121,3 +127,37 @@ def test_run_gold_names_the_missing_silver_tables(spark, config):
     write_silver(spark, run, {"locations": SILVER_ROWS["locations"]})
     with pytest.raises(UserError, match=r"silver\.memberships, silver\.tickets, silver\.billing_attempts"):
         run_gold(run)
+
+
+def test_run_gold_flags_locations_whose_store_stopped_exporting(spark, config):
+    """Store s2 (location B) sent nothing after January: B's February rows are incomplete and B is left out of
+    the bottom scorecard; March is incomplete everywhere (no export covers it yet)."""
+    from lakehouse.contract import BRONZE_MANIFEST, OPS_SCHEMAS
+
+    run = make_run(spark, config)
+    write_silver(spark, run, SILVER_ROWS)
+    lineage = spark.createDataFrame([("A", "s1"), ("B", "s2")], "sLocationId string, _store_id string")
+    for entity in ("locations", "tickets"):
+        run.tables.overwrite(f"bronze.{entity}", lineage)
+    manifest = [
+        (f"/l/{store}/{entity}/{eid}.csv", entity, store, eid, "csv", 10, 0, "merged", 3, "r0", at("2024-03-02 00:00"))
+        for store, eids in (("s1", ("20240131T235900_0001", "20240229T235900_0001")), ("s2", ("20240131T235900_0001",)))
+        for entity in ("tickets", "memberships", "billing_attempts")
+        for eid in eids
+    ]
+    run.tables.overwrite(BRONZE_MANIFEST, spark.createDataFrame(manifest, OPS_SCHEMAS[BRONZE_MANIFEST]))
+
+    summary = run_gold(run)
+
+    assert (summary["latest_complete_month"], summary["incomplete_locations"]) == ("2024-02-01", 1)
+    for name in ("churn_retention", "billing_health", "location_scorecard"):
+        flags = {(r.location_id, str(r.month)): r.data_complete for r in run.tables.read(f"gold.{name}").collect()}
+        assert flags == {
+            ("A", "2024-01-01"): True, ("B", "2024-01-01"): True,
+            ("A", "2024-02-01"): True, ("B", "2024-02-01"): False,
+            ("A", "2024-03-01"): False, ("B", "2024-03-01"): False,
+        }, name
+    bottom = run.tables.read("gold.location_scorecard_bottom").collect()
+    assert [(r.bottom_rank, r.location_id, r.data_complete) for r in bottom] == [(1, "A", True)]
+    incomplete = {c.table: c.details.get("incomplete") for c in run.counts}
+    assert incomplete["gold.location_scorecard"] == 3

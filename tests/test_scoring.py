@@ -11,24 +11,25 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from lakehouse.config import load_tables
+from lakehouse.contract import silver_schema
 from lakehouse.errors import UserError
-from lakehouse.gold.schemas import SILVER
-from lakehouse.gold.scoring import (
+from lakehouse.runtime import RunContext
+from lakehouse.scoring import run_scoring
+from lakehouse.scoring.features import (
     FEATURES,
     active_memberships,
     churn_features,
     churn_labels,
-    new_model_version,
-    risk_band,
-    run_scoring,
     scoring_date,
     snapshot_dates,
     snapshots_frame,
-    time_split,
 )
-from lakehouse.runtime import RunContext
+from lakehouse.scoring.model import risk_band, time_split
+from lakehouse.scoring.store import new_model_version
 from lakehouse.tables import open_table_store
 
+SILVER = {entity: silver_schema(spec) for entity, spec in load_tables().items()}
 
 def ts(text: str) -> datetime:
     fmt = "%Y-%m-%d %H:%M:%S" if text.count(":") == 2 else "%Y-%m-%d %H:%M"

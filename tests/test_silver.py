@@ -14,8 +14,8 @@ from pyspark.sql import types as T
 
 from lakehouse import encodings as enc
 from lakehouse.config import ConfigError, Expectation, load_tables
-from lakehouse.gold.schemas import SILVER as GOLD_SILVER_INPUTS
-from lakehouse.silver import bronze_schema, expectations
+from lakehouse.contract import SILVER_TYPES, bronze_schema, silver_schema, silver_type
+from lakehouse.silver import expectations
 from lakehouse.silver import typing as ty
 from lakehouse.silver.expectations import ExpectationFailed, flag_rows, quarantine_rows, silver_rows
 from lakehouse.silver.quality import (
@@ -124,9 +124,9 @@ def test_parse_silver_accepts_every_encoding_and_rejects_every_invalid_form(spar
 
 def test_parse_silver_gives_the_silver_types(spark):
     df = spark.createDataFrame([("1",)], "v string")
-    out = df.select(*[ty.parse_silver(F.col("v"), t, PLANS if t == "enum" else ()).alias(t) for t in ty.SILVER_TYPES])
-    assert [f.dataType for f in out.schema.fields] == list(ty.SILVER_TYPES.values())
-    assert ty.silver_type("decimal") == T.DecimalType(12, 2)
+    out = df.select(*[ty.parse_silver(F.col("v"), t, PLANS if t == "enum" else ()).alias(t) for t in SILVER_TYPES])
+    assert [f.dataType for f in out.schema.fields] == list(SILVER_TYPES.values())
+    assert silver_type("decimal") == T.DecimalType(12, 2)
     with pytest.raises(ValueError, match="unknown logical type 'money'"):
         ty.parse_silver(F.col("v"), "money")
 
@@ -214,10 +214,8 @@ CONTRACT = {
 
 @pytest.mark.parametrize("entity", sorted(CONTRACT))
 def test_silver_schema_is_the_contract(entity):
-    schema = ty.silver_schema(SPECS[entity])
+    schema = silver_schema(SPECS[entity])
     assert [(f.name, f.dataType) for f in schema.fields] == CONTRACT[entity]
-    if entity in GOLD_SILVER_INPUTS:  # what gold reads
-        assert schema == GOLD_SILVER_INPUTS[entity]
 
 
 # ---------------------------------------------------------------- rules and actions
@@ -231,17 +229,15 @@ GOOD = {
     "house_accounts": dict(sAccountNumber="HA-1", sAccountName="Fleet Co", sEmail="ap@fleet.com", sLocationId="A",
                            nBalance="100", dtUpdated="2024-03-01T14:05:09.000000Z"),
 }
-LINEAGE = ("s1", "/landing/s1/x/e1.csv", "e1", "20240301T000000Z-bronze_merge-1", datetime(2024, 3, 1, 1, 0), {})
+LINEAGE = dict(_store_id="s1", _source_file="/landing/s1/x/e1.csv", _export_id="e1",
+               _run_id="20240301T000000Z-bronze_merge-1", _ingested_at=datetime(2024, 3, 1, 1, 0), _rescued={})
 
 
 def bronze(spark, entity, *rows):
-    """A bronze-shaped frame of `entity`: each row a dict of source column -> text over a good row."""
-    spec = SPECS[entity]
-    data = []
-    for row in rows:
-        values = {**GOOD.get(entity, {}), **row}
-        data.append(tuple(values.get(c.name) for c in spec.columns) + LINEAGE)
-    return spark.createDataFrame(data, bronze_schema(spec))
+    """A frame of `bronze.<entity>` (the real bronze schema): each row a dict of source column -> text over a good row."""
+    schema = bronze_schema(SPECS[entity])
+    data = [tuple({**LINEAGE, **GOOD.get(entity, {}), **row}.get(name) for name in schema.names) for row in rows]
+    return spark.createDataFrame(data, schema)
 
 
 def locations(spark, *ids):
@@ -272,6 +268,9 @@ RULE_CASES = {
              "enum(payment_method): sPaymentMethod 'Bitcoin' is not one of cash, card, membership, prepaid, house_account"),
     "location_exists": ("location_action", "tickets", "location_id", dict(sTicketId="t5", sLocationId="Z"), "Z/t5",
                         ticket("t5", location="Z"), "location_exists(location_id): sLocationId 'Z' is not in silver.locations"),
+    "plausible": ("plausible_action", "tickets", "created_at", dict(sTicketId="t7", dtCreated="1999-12-31T23:59:59Z"),
+                  "A/t7", ticket("t7")[:3] + (datetime(1999, 12, 31, 23, 59, 59),) + ticket("t7")[4:],
+                  "plausible(created_at): dtCreated '1999-12-31T23:59:59Z' is outside 2000-01-01 .. any"),
     "amount_not_negative": (None, "tickets", "amount", dict(sTicketId="t6", nAmount="(3.00)"), "A/t6",
                             ticket("t6", Decimal("-3.00")), "amount_not_negative(amount): amount=-3.00 breaks `amount >= 0`"),
     "normalize": ("normalize_action", "customers", "email", dict(sCustomerId="c2", sEmail="bob@@example.com"), "c2",
@@ -316,7 +315,7 @@ def test_each_rule_with_each_action(spark, entity, action):
     quality.raise_on_failure()  # nothing to raise for warn / quarantine
     warned = [c[5] for c in cases.values()] if action == "warn" else []
     assert_df_equality(silver_rows(flagged, spec),
-                       spark.createDataFrame([GOOD_SILVER[entity], *warned], ty.silver_schema(spec)),
+                       spark.createDataFrame([GOOD_SILVER[entity], *warned], silver_schema(spec)),
                        ignore_row_order=True, ignore_nullable=True)
     quarantined = quarantine_rows(flagged, df.columns, RUN_ID, RUN_TIME)
     id_column = spec.merge_key[-1]
@@ -351,6 +350,23 @@ def test_a_row_breaking_several_rules_is_quarantined_once_with_every_reason(spar
                        "amount_not_negative(amount)": 1}
 
 
+def test_timestamps_and_dates_past_the_run_are_quarantined_not_reported(spark):
+    """9999-12-31 (or a clock years ahead) is not a month to report: later than the run's day + 1 is quarantined."""
+    df = bronze(spark, "tickets", {}, dict(sTicketId="t2", dtCreated="9999-12-31T00:00:00Z"),
+                dict(sTicketId="t3", dtCreated="2024-03-06T23:59:59Z"), dict(sTicketId="t4", dtCreated="2024-03-07T00:00:00Z"))
+    flagged, _ = flag_rows(df, SPECS["tickets"], locations(spark, "A"), RUN_TIME)
+    got = sorted((r["sTicketId"], r["_reason"]) for r in quarantine_rows(flagged, df.columns, RUN_ID, RUN_TIME).collect())
+    assert got == [
+        ("t2", "plausible(created_at): dtCreated '9999-12-31T00:00:00Z' is outside 2000-01-01 .. 2024-03-06"),
+        ("t4", "plausible(created_at): dtCreated '2024-03-07T00:00:00Z' is outside 2000-01-01 .. 2024-03-06"),
+    ]
+    members = bronze(spark, "memberships", dict(sMembershipId="m1", sCustomerId="c1", sLocationId="A", sPlan="basic",
+                                                nMonthlyPrice="19.99", dStarted="0001-01-01"))
+    flagged, _ = flag_rows(members, SPECS["memberships"], locations(spark, "A"), RUN_TIME)
+    assert [r["_rules"] for r in quarantine_rows(flagged, members.columns, RUN_ID, RUN_TIME).collect()] == [
+        ["plausible(started_on)"]]
+
+
 def test_domain_rules_ship_as_defaults(spark):
     """cancelled_on < started_on and washes_used > washes_total are quarantined out of the box."""
     members = bronze(spark, "memberships", dict(sMembershipId="m1", sCustomerId="c1", sLocationId="A", sPlan="Basic",
@@ -376,7 +392,7 @@ def test_customers_keep_invalid_contacts_as_null_with_a_warning_and_skip_the_loc
     assert_df_equality(
         silver_rows(flagged, SPECS["customers"]),
         spark.createDataFrame([GOOD_SILVER["customers"], ("c2", None, None, datetime(2024, 3, 1, 14, 5, 9), "Z")],
-                              ty.silver_schema(SPECS["customers"])),
+                              silver_schema(SPECS["customers"])),
         ignore_row_order=True, ignore_nullable=True,
     )
     quality = measure(flagged, "silver.customers", rules)
@@ -437,7 +453,7 @@ def test_dq_results_rows_have_the_documented_columns(spark):
                                 "rows_failing", "failing_keys"]
     checked = datetime(2024, 3, 5, 7, 8, 9)
     rules_columns = [("required", "ticket_id"), ("required", "location_id"), ("required", "created_at"),
-                     ("parse", "created_at"), ("required", "wash_type"), ("required", "amount"), ("parse", "amount"),
+                     ("parse", "created_at"), ("plausible", "created_at"), ("required", "wash_type"), ("required", "amount"), ("parse", "amount"),
                      ("required", "is_member"), ("parse", "is_member"), ("required", "payment_method"),
                      ("enum", "payment_method"), ("location_exists", "location_id")]
     expected = [(RUN_ID, checked, "silver.tickets", r, c, "quarantine", 6, 0, []) for r, c in rules_columns]

@@ -102,13 +102,18 @@ def _python_without_editable_install(tmp: Path) -> Path:
     return wrapper
 
 
-def test_pipeline_runs_on_a_standalone_cluster_from_the_packaged_zip(tmp_path, request):
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_pipeline_runs_on_a_standalone_cluster_from_the_packaged_zip(tmp_path, request, fmt):
     for module in ("lakehouse.pipeline", "lakehouse.bronze", "lakehouse.silver", "lakehouse.gold"):
         pytest.importorskip(module, reason=f"{module} has not landed yet")
     generate = pytest.importorskip("lakehouse.generate", reason="lakehouse.generate has not landed yet")
     entry = ROOT / "jobs" / "pipeline.py"
     if not entry.is_file():
         pytest.skip("jobs/pipeline.py has not landed yet")
+    from lakehouse.jvm import DELTA_SQL_CONF, local_jars
+
+    if fmt == "delta" and not local_jars().delta:
+        pytest.skip("no Delta jars in the jar cache: run `make jars`")
 
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse"
     generate.generate(out=landing, stores=3, tickets=5000, seed=1)
@@ -163,8 +168,12 @@ def test_pipeline_runs_on_a_standalone_cluster_from_the_packaged_zip(tmp_path, r
         cmd += ["--conf", "spark.executor.memory=768m", "--conf", "spark.cores.max=2"]
         cmd += ["--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.ui.enabled=false"]
         cmd += ["--conf", f"spark.executorEnv.LAKEHOUSE_GIT_SHA={GIT_SHA}"]  # as submit sets it on Dataproc
+        if fmt == "delta":  # the jars and properties `lakehouse submit` sends, from the same place
+            cmd += ["--jars", ",".join(str(p) for p in local_jars().delta)]
+            for key, value in DELTA_SQL_CONF.items():
+                cmd += ["--conf", f"{key}={value}"]
         cmd += [str(staged), "--env", "local", "--profile", "local", "--conf-dir", f"{HOME_ALIAS}/conf"]
-        cmd += ["--landing", str(landing), "--warehouse", str(warehouse), "--run-id", RUN_ID]
+        cmd += ["--landing", str(landing), "--warehouse", str(warehouse), "--run-id", RUN_ID, "--table-format", fmt]
         started = time.monotonic()
         submit = _start(cmd, tmp_path / "spark-submit.log", job_env, cwd=driver_dir)
         procs.append(submit)
@@ -184,7 +193,9 @@ def test_pipeline_runs_on_a_standalone_cluster_from_the_packaged_zip(tmp_path, r
     from lakehouse.tables import open_table_store
 
     spark = request.getfixturevalue("spark")  # only now: a skipped run starts no session
-    settings = load_settings("local", ROOT / "conf", {"landing": str(landing), "warehouse": str(warehouse)})
+    settings = load_settings(
+        "local", ROOT / "conf", {"landing": str(landing), "warehouse": str(warehouse), "table_format": fmt}
+    )
     tables = open_table_store(spark, settings)
     empty = [name for name in GOLD if not tables.exists(name) or tables.read(name).limit(1).count() == 0]
     assert empty == [], f"gold tables missing or empty: {empty}"

@@ -6,7 +6,6 @@ The real google-cloud-storage and google-cloud-dataproc clients run against loca
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -14,10 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import zipfile
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,7 +22,7 @@ from fakes.gcs import free_port, storage_emulator
 from google.auth.credentials import AnonymousCredentials
 from rich.console import Console
 
-from lakehouse import submit
+from lakehouse import jvm, submit
 from lakehouse.config import load_profile, load_settings
 from lakehouse.dataproc import gcp, jars, package, plan
 from lakehouse.errors import UserError
@@ -34,8 +30,7 @@ from lakehouse.errors import UserError
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "lakehouse-dev-staging"
 SHA = "0123456789ab"
-DELTA = jars.delta_version()
-ENTRY = 'from lakehouse.cli import run_job\n\nrun_job("{step}")\n'
+DELTA = jvm.delta_version()
 
 
 # ---------------------------------------------------------------- fixtures
@@ -46,22 +41,6 @@ def build_dir(tmp_path_factory):
     """One build folder per module: the code zip is content-addressed, so it is built once."""
     return tmp_path_factory.mktemp("build")
 
-
-@pytest.fixture
-def checkout(tmp_path):
-    """A checkout with the repo's conf/ and run_profiles/ and a three-line entrypoint per job."""
-    root = tmp_path / "checkout"
-    shutil.copytree(ROOT / "conf", root / "conf")
-    shutil.copytree(ROOT / "run_profiles", root / "run_profiles")
-    (root / "jobs").mkdir()
-    for job in plan.JOBS:
-        (root / "jobs" / f"{job}.py").write_text(ENTRY.format(step=job), encoding="utf-8")
-    jar_dir = root / "build" / "jars"
-    (jar_dir / "scala-2.13").mkdir(parents=True)
-    (jar_dir / f"delta-storage-{DELTA}.jar").write_bytes(b"storage jar")
-    (jar_dir / f"delta-spark_2.12-{DELTA}.jar").write_bytes(b"spark 2.12 jar")
-    (jar_dir / "scala-2.13" / f"delta-spark_2.13-{DELTA}.jar").write_bytes(b"spark 2.13 jar")
-    return root
 
 
 @pytest.fixture
@@ -343,9 +322,9 @@ def test_cli_dry_run(checkout, capsys):
 
 def test_unknown_job_env_and_profile_are_one_line_user_errors(checkout, build_dir):
     with pytest.raises(
-        UserError, match=r"unknown job 'gold'; choose one of \['bronze_merge', .*'pipeline'\]"
+        UserError, match=r"unknown step 'golden'; choose one of \['bronze', 'silver', 'gold', 'scoring', 'pipeline'\]"
     ):
-        run_submit(checkout, build_dir, job="gold", dry_run=True)
+        run_submit(checkout, build_dir, job="golden", dry_run=True)
     with pytest.raises(
         UserError,
         match=r"local.yaml: environment 'local' has no dataproc: section; choose one of \['dev', 'prod', 'staging'\]",
@@ -547,7 +526,7 @@ def test_a_global_endpoint_fails_with_a_region_mismatch(checkout, build_dir, gcs
 
 
 def test_missing_jars_is_could_not_submit(checkout, build_dir, gcs, fake):
-    shutil.rmtree(checkout / "build" / "jars")
+    shutil.rmtree(checkout / ".cache" / "jars")
     run = run_submit(checkout, build_dir, connection(fake), args=["--run-id", "R-nojars"])
     assert run.code == submit.EXIT_NOT_SUBMITTED
     assert f"Delta jars missing: gs://{BUCKET}/jars/delta-spark_2.13-{DELTA}.jar is not staged" in run.err
@@ -674,59 +653,54 @@ def test_failed_and_cancelled_cluster_jobs_have_their_exit_codes(checkout, build
 # ---------------------------------------------------------------- Delta jars
 
 
-def test_fetch_delta_jars_without_network_is_one_clear_error(tmp_path):
-    base = f"http://127.0.0.1:{free_port()}/maven2"
-    with pytest.raises(UserError) as info:
-        jars.fetch_delta_jars(tmp_path / "jars", base_url=base, timeout=2)
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(
-        f"could not download {base}/io/delta/delta-storage/{DELTA}/delta-storage-{DELTA}.jar.sha1"
+def test_jars_come_from_maven_coordinates_into_one_cache_layout(tmp_path):
+    names = [(a.coordinate, a.path(tmp_path).relative_to(tmp_path).as_posix()) for a in jvm.artifacts()]
+    assert names == [
+        (f"io.delta:delta-spark_2.12:{DELTA}", f"delta-spark_2.12-{DELTA}.jar"),
+        (f"io.delta:delta-storage:{DELTA}", f"delta-storage-{DELTA}.jar"),
+        (f"io.delta:delta-spark_2.13:{DELTA}", f"scala-2.13/delta-spark_2.13-{DELTA}.jar"),
+        (f"com.google.cloud.bigdataoss:gcs-connector:{jvm.GCS_CONNECTOR_VERSION}:jar:shaded",
+         f"gcs-connector-{jvm.GCS_CONNECTOR_VERSION}-shaded.jar"),
+        (f"org.apache.hadoop:hadoop-client-api:{jvm.HADOOP_VERSION}", f"hadoop/hadoop-client-api-{jvm.HADOOP_VERSION}.jar"),
+        (f"org.apache.hadoop:hadoop-client-runtime:{jvm.HADOOP_VERSION}",
+         f"hadoop/hadoop-client-runtime-{jvm.HADOOP_VERSION}.jar"),
+    ]
+    command = jvm.maven_command(jvm.artifacts()[2], tmp_path, tmp_path / "settings.xml")
+    assert command == ["mvn", "-B", "-q", "-s", str(tmp_path / "settings.xml"), f"{jvm.MAVEN_PLUGIN}:copy",
+                       f"-Dartifact=io.delta:delta-spark_2.13:{DELTA}", f"-DoutputDirectory={tmp_path / 'scala-2.13'}"]
+    assert jars.local_jars(tmp_path, "2.13") is None
+    for artifact in jvm.delta_artifacts("2.13"):
+        artifact.path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+        artifact.path(tmp_path).write_bytes(b"jar")
+    assert jars.local_jars(tmp_path, "2.13") == [
+        tmp_path / "scala-2.13" / f"delta-spark_2.13-{DELTA}.jar",
+        tmp_path / f"delta-storage-{DELTA}.jar",
+    ]
+
+
+def test_fetch_without_maven_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mvn on it
+    with pytest.raises(UserError, match=r"^Maven \(`mvn`\) is needed to fetch the jars: install it"):
+        jvm.fetch(tmp_path / "jars")
+
+
+@pytest.mark.skipif(shutil.which("mvn") is None, reason="needs the machine's Maven client (make jars installs it)")
+def test_fetch_falls_back_for_delta_and_names_what_maven_could_not_get(tmp_path):
+    """Maven offline with an empty local repository gets nothing: Delta comes from the fallback folder,
+    the connector is one clear error."""
+    settings = tmp_path / "settings.xml"
+    settings.write_text(
+        f"<settings><localRepository>{tmp_path / 'empty-m2'}</localRepository><offline>true</offline></settings>"
     )
-    assert "run `lakehouse jars fetch` where Maven Central is reachable" in message
-
-
-@pytest.fixture
-def maven(tmp_path):
-    """A loopback HTTP server laid out like Maven Central with fake jars and their .sha1 files."""
-    repo = tmp_path / "maven2"
-    for artifact in ("delta-storage", "delta-spark_2.12", "delta-spark_2.13"):
-        folder = repo / "io" / "delta" / artifact / DELTA
-        folder.mkdir(parents=True)
-        data = f"{artifact} jar".encode()
-        (folder / f"{artifact}-{DELTA}.jar").write_bytes(data)
-        (folder / f"{artifact}-{DELTA}.jar.sha1").write_text(hashlib.sha1(data).hexdigest())  # noqa: S324
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield repo, f"http://127.0.0.1:{server.server_address[1]}/maven2"
-    server.shutdown()
-    server.server_close()
-
-
-def test_fetch_delta_jars_lays_out_both_scala_versions(tmp_path, maven):
-    repo, base = maven
+    fallback = tmp_path / "team-jars"
+    fallback.mkdir()
+    for artifact in jvm.artifacts()[:3]:  # both Scala versions of delta-spark, and delta-storage
+        (fallback / artifact.file_name).write_bytes(artifact.file_name.encode())
     out = tmp_path / "jars"
-    paths = jars.fetch_delta_jars(out, base_url=base, timeout=5)
-    assert [p.relative_to(out).as_posix() for p in paths] == [
-        f"delta-storage-{DELTA}.jar",
-        f"delta-spark_2.12-{DELTA}.jar",
-        f"scala-2.13/delta-spark_2.13-{DELTA}.jar",
-    ]
-    assert (out / f"delta-spark_2.12-{DELTA}.jar").read_bytes() == b"delta-spark_2.12 jar"
-    assert jars.local_jars(out, "2.13") == [
-        out / "scala-2.13" / f"delta-spark_2.13-{DELTA}.jar",
-        out / f"delta-storage-{DELTA}.jar",
-    ]
-
-    sha = repo / "io" / "delta" / "delta-spark_2.13" / DELTA / f"delta-spark_2.13-{DELTA}.jar.sha1"
-    sha.write_text("0" * 40)
-    with pytest.raises(UserError, match="checksum mismatch"):
-        jars.fetch_delta_jars(tmp_path / "other", base_url=base, timeout=5)
+    with pytest.raises(UserError, match=r"could not get com.google.cloud.bigdataoss:gcs-connector:.* with Maven: "):
+        jvm.fetch(out, settings, fallback)
+    assert (out / f"delta-storage-{DELTA}.jar").read_bytes() == f"delta-storage-{DELTA}.jar".encode()
+    assert (out / "scala-2.13" / f"delta-spark_2.13-{DELTA}.jar").is_file()
 
 
 def test_runtime_scala_versions():
@@ -740,3 +714,86 @@ def test_runtime_scala_versions():
         UserError, match=r"'2.1' is not a Spark 3.5 Serverless runtime; choose one of \['1.2', '2.2', '2.3'\]"
     ):
         jars.runtime_scala("2.1")
+
+
+# ---------------------------------------------------------------- what runs on the cluster
+
+
+def _distribution_closure(names) -> set[str]:
+    """The installed distributions `names` need, with their own (non-extra) requirements, transitively."""
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        for text in md.distribution(name).requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                try:
+                    md.distribution(req.name)
+                except md.PackageNotFoundError:
+                    continue  # an optional backend that is not installed here
+                todo.append(req.name)
+    return seen
+
+
+def test_the_packaged_jobs_import_with_only_what_the_runtime_provides(tmp_path):
+    """The code zip (our package and the vendored pure-Python packages) plus the runtime's packages
+    (package.RUNTIME_PROVIDED and what they need), in a clean interpreter: every step imports."""
+    import importlib.metadata as md
+
+    code_zip = package.build_code_zip(tmp_path / "build")
+    site = tmp_path / "runtime-site"
+    site.mkdir()
+    for name in sorted(_distribution_closure(package.RUNTIME_PROVIDED)):
+        dist = md.distribution(name)
+        for top in {Path(str(f)).parts[0] for f in dist.files or () if not str(f).startswith("..")}:
+            source = Path(str(dist.locate_file(top)))
+            if source.exists() and not (site / top).exists() and not top.endswith((".dist-info", "__pycache__")):
+                (site / top).symlink_to(source)
+    check = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        "from lakehouse import steps\n"
+        "for step in steps.STEPS: step.function()\n"
+        "import lakehouse.cli, lakehouse.pipeline, lakehouse.lock, lakehouse.jvm, delta.tables, google.cloud.storage\n"
+        "assert 'lakehouse.serve' not in sys.modules\n"
+        "print('ok', sorted(m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'delta')))\n"
+    )
+    # -S: no site-packages, -E: no PYTHON* variables, -s: no user site: only the stdlib, the zip and the runtime
+    run = subprocess.run([sys.executable, "-S", "-E", "-s", "-c", check, str(code_zip), str(site)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.startswith("ok")
+
+
+def test_packages_ship_only_tracked_source_files(tmp_path):
+    """A local `.env`, data files, untracked modules and hidden secrets never leave the machine."""
+    repo = tmp_path / "checkout"
+    pkg = repo / "src" / "lakehouse"
+    (pkg / "data").mkdir(parents=True)
+    (repo / "conf" / "env").mkdir(parents=True)
+    (repo / "run_profiles").mkdir()
+    files = {
+        pkg / "__init__.py": "", pkg / "job.py": "x = 1\n", pkg / "views.sql": "select 1\n",
+        repo / "conf" / "base.yaml": "a: 1\n", repo / "conf" / "env" / "dev.yaml": "b: 2\n",
+        repo / "run_profiles" / "small.yaml": "name: small\n",
+    }
+    for path, text in files.items():
+        path.write_text(text)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    untracked = {
+        pkg / "draft.py": "secret = 1\n", pkg / ".env": "TOKEN=1\n", pkg / "data" / "rows.parquet": "PAR1",
+        repo / "conf" / "env" / ".dev-secrets.yaml": "password: x\n", repo / "conf" / "local-notes.yaml": "x: 1\n",
+    }
+    for path, text in untracked.items():
+        path.write_text(text)
+    code = zipfile.ZipFile(package.build_code_zip(tmp_path / "build", source=pkg, vendor=()))
+    assert sorted(code.namelist()) == ["lakehouse/__init__.py", "lakehouse/job.py", "lakehouse/views.sql"]
+    home = zipfile.ZipFile(package.build_home_zip(tmp_path / "build", repo))
+    assert sorted(home.namelist()) == ["conf/base.yaml", "conf/env/dev.yaml", "run_profiles/small.yaml"]

@@ -1,85 +1,23 @@
-"""Tests of the Delta table store: the Parquet store's behaviours, run when Delta jars are available.
-
-Delta's jars must be on the JVM's classpath when it starts, and the shared `spark` fixture's JVM
-has none; so `test_delta_store_in_a_fresh_process` runs this module again in a new interpreter
-(with LAKEHOUSE_DELTA_FRESH=1), where a Delta-enabled session is built first.
-"""
+"""What only the Delta store has: Delta's log (operation names, time travel), VACUUM kept in step with
+`keep_versions`, and the tables plain Delta readers see. The behaviours both formats share are in
+test_table_store.py; these run on the shared session, which loads the Delta jars (`make jars`)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
 
-from lakehouse.session import DELTA_JARS_ENV, delta_jars
-from lakehouse.tables import MergeResult
+from lakehouse.jvm import local_jars
+from lakehouse.tables import delta, open_table_store
+from lakehouse.tables.delta import DeltaTableStore
 
-ROOT = Path(__file__).resolve().parents[1]
-FRESH_ENV = "LAKEHOUSE_DELTA_FRESH"
-FRESH = os.environ.get(FRESH_ENV) == "1"
-JARS = delta_jars()
 SCHEMA = "k string, seq int, v string"
 TARGET = [("a", 1, "a1"), ("b", 5, "b5"), ("c", 3, "c3"), ("e", None, "e-null")]
 
-pytestmark = [
-    pytest.mark.delta,
-    pytest.mark.skipif(
-        not JARS,
-        reason=f"no Delta Lake jars: set {DELTA_JARS_ENV} to a folder holding delta-spark_2.12-3.2.x.jar "
-        "and delta-storage-3.2.x.jar (or put them in ~/.ivy2/jars)",
-    ),
-]
-in_fresh_process = pytest.mark.skipif(
-    bool(JARS) and not FRESH,
-    reason="runs inside test_delta_store_in_a_fresh_process (Delta needs its jars at JVM start)",
-)
-
-
-def test_delta_store_in_a_fresh_process():
-    if FRESH:
-        pytest.skip("this is the fresh process")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider"],
-        env={**os.environ, FRESH_ENV: "1"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    assert " passed" in proc.stdout.splitlines()[-1], proc.stdout[-2000:]
-
-
-@pytest.fixture(scope="module")
-def delta_spark():
-    """A local session with the Delta extension, catalog and jars (this module's own JVM)."""
-    from lakehouse.config import load_profile, load_settings
-    from lakehouse.session import build_session
-
-    settings = load_settings("local", ROOT / "conf", {"table_format": "delta"})
-    session = build_session(
-        settings.model_copy(update={"spark_master": "local[2]"}),
-        load_profile("local", ROOT / "run_profiles"),
-        app_name="lakehouse-delta-tests",
-        extra_conf={
-            "spark.sql.shuffle.partitions": "2",
-            "spark.default.parallelism": "2",
-            "spark.ui.enabled": "false",
-            "spark.driver.memory": "2g",
-            "spark.sql.adaptive.coalescePartitions.enabled": "false",
-        },
-        log_level="ERROR",
-    )
-    assert "io.delta" in session.conf.get("spark.sql.extensions", "")
-    yield session
-    session.stop()
+pytestmark = pytest.mark.skipif(not local_jars().delta, reason="no Delta jars in the jar cache: run `make jars`")
 
 
 @pytest.fixture
@@ -88,11 +26,8 @@ def delta_settings(settings):
 
 
 @pytest.fixture
-def store(delta_spark, delta_settings):
-    from lakehouse.tables import open_table_store
-    from lakehouse.tables.delta import DeltaTableStore
-
-    store = open_table_store(delta_spark, delta_settings)
+def store(spark, delta_settings):
+    store = open_table_store(spark, delta_settings)
     assert isinstance(store, DeltaTableStore)
     return store
 
@@ -105,194 +40,81 @@ def assert_rows(actual, spark, rows, schema=SCHEMA):
     assert_df_equality(actual, frame(spark, rows, schema), ignore_row_order=True, ignore_nullable=True)
 
 
-# ---------------------------------------------------------------- read, overwrite, history, rollback
+def data_files(store, name: str) -> set[str]:
+    return {p.name for p in Path(store.path(name)).rglob("*.parquet") if "_delta_log" not in p.parts}
 
 
-@in_fresh_process
-def test_overwrite_read_history_and_rollback(delta_spark, store):
-    spark = delta_spark
-    assert not store.exists("gold.t")
-    with pytest.raises(KeyError, match="table gold.t does not exist"):
-        store.read("gold.t")
-    for i in range(3):
-        assert store.overwrite("gold.t", frame(spark, [("a", i, f"v{i}")])) == i
-    assert_rows(spark.read.format("delta").load(store.path("gold.t")), spark, [("a", 2, "v2")])
-    assert_rows(store.read("gold.t", version=1), spark, [("a", 1, "v1")])
-    with pytest.raises(KeyError, match="has no version 9"):
-        store.read("gold.t", version=9)
-
-    assert store.rollback("gold.t", 0) == 3
-    assert_rows(store.read("gold.t"), spark, [("a", 0, "v0")])
-    history = store.history("gold.t")
-    assert [(v.version, v.operation) for v in history] == [
-        (3, "rollback"),
-        (2, "overwrite"),
-        (1, "overwrite"),
-        (0, "overwrite"),
+def test_a_plain_delta_reader_sees_the_table_and_our_operations_in_its_history(spark, store):
+    for i in range(2):
+        store.overwrite("gold.t", frame(spark, [("a", i, f"v{i}")]))
+    store.merge("gold.t", frame(spark, [("a", 5, "v5")]), ["k"], ["seq"])
+    store.rollback("gold.t", 0)
+    assert_rows(spark.read.format("delta").load(store.path("gold.t")), spark, [("a", 0, "v0")])
+    assert_rows(spark.read.format("delta").option("versionAsOf", 2).load(store.path("gold.t")), spark, [("a", 5, "v5")])
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{store.path('gold.t')}`").orderBy("version").collect()
+    assert [(r["operation"], r["userMetadata"]) for r in history] == [
+        ("WRITE", "overwrite"),
+        ("WRITE", "overwrite"),
+        ("MERGE", "merge"),
+        ("RESTORE", "rollback"),
     ]
-    assert history[1].rows == 1 and history[0].committed_at.tzinfo is not None
-    assert store.list_tables("gold") == ["gold.t"]
+    assert [(v.version, v.operation, v.rows) for v in store.history("gold.t")] == [
+        (3, "rollback", None),
+        (2, "merge", None),
+        (1, "overwrite", 1),
+        (0, "overwrite", 1),
+    ]
 
 
-@in_fresh_process
-def test_overwrite_may_read_the_table_it_replaces(delta_spark, store):
-    store.overwrite("silver.t", frame(delta_spark, TARGET))
-    store.overwrite("silver.t", store.read("silver.t").filter("seq >= 3"))
-    assert_rows(store.read("silver.t"), delta_spark, [("b", 5, "b5"), ("c", 3, "c3")])
+def test_vacuum_keeps_every_file_a_kept_version_reads(spark, delta_settings):
+    store = open_table_store(spark, delta_settings.model_copy(update={"keep_versions": 1}))
+    for i in range(4):  # every overwrite replaces the table's only file
+        store.overwrite("gold.t", frame(spark, [("a", i, f"v{i}")]).coalesce(1))
+    store.maintain()
+    assert [v.version for v in store.history("gold.t")] == [3, 2]
+    assert_rows(store.read("gold.t", version=2), spark, [("a", 2, "v2")])
+    assert store.rollback("gold.t", 2) == 4
+    store.maintain()
+    assert_rows(store.read("gold.t"), spark, [("a", 2, "v2")])
+    assert_rows(store.read("gold.t", version=3), spark, [("a", 3, "v3")])
+    assert [r["operation"] for r in spark.sql(f"DESCRIBE HISTORY delta.`{store.path('gold.t')}`").collect()].count(
+        "VACUUM END"
+    ) == 0  # housekeeping is not a version
 
 
-@in_fresh_process
-def test_append_and_overwrite_partitions(delta_spark, store):
-    spark = delta_spark
-    store.append("ops.run_log", frame(spark, [("a", 1, "a1")]))
-    store.append("ops.run_log", frame(spark, [(2, "b")], "seq int, k string"))
-    store.append("ops.run_log", frame(spark, [("c", 3, "c3", 7)], SCHEMA + ", extra long"))
-    assert_rows(
-        store.read("ops.run_log"),
-        spark,
-        [("a", 1, "a1", None), ("b", 2, None, None), ("c", 3, "c3", 7)],
-        SCHEMA + ", extra long",
-    )
-
-    schema = "month string, v int"
-    store.overwrite_partitions("gold.p", frame(spark, [("m1", 1), ("m2", 2)], schema), ["month"])
-    store.overwrite_partitions("gold.p", frame(spark, [("m2", 20), ("m3", 30)], schema), ["month"])
-    assert_rows(store.read("gold.p"), spark, [("m1", 1), ("m2", 20), ("m3", 30)], schema)
-    with pytest.raises(ValueError, match=r"partitioned by \['month'\], not \['v'\]"):
-        store.overwrite_partitions("gold.p", frame(spark, [("m1", 1)], schema), ["v"])
+def test_vacuum_retention_is_the_age_of_the_oldest_kept_version_in_whole_hours():
+    now = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+    assert delta.vacuum_hours(now - timedelta(minutes=5), now) == 1  # VACUUM rounds hours: never below one
+    assert delta.vacuum_hours(now - timedelta(hours=3), now) == 3
+    assert delta.vacuum_hours(now - timedelta(hours=3, seconds=1), now) == 4  # rounded up: the version keeps its files
 
 
-# ---------------------------------------------------------------- merge
+def test_a_column_added_to_the_contract_reaches_existing_delta_tables(spark, delta_settings, tmp_path):
+    """The bronze job on Delta, before and after a contract gains a column: the table gains it, older rows null."""
+    from lakehouse.bronze import run_bronze
+    from lakehouse.config import ColumnSpec, Config, TableSpec, load_profile
+    from lakehouse.runtime import RunContext
 
+    def contract(*extra: ColumnSpec) -> dict[str, TableSpec]:
+        columns = (ColumnSpec(name="sId", type="string", required=True), ColumnSpec(name="dtUpdated", type="timestamp"))
+        return {"things": TableSpec(entity="things", merge_key=("sId",), sequence_column="dtUpdated",
+                                    columns=columns + extra)}
 
-MERGE_CASES = {
-    "insert new key": ([("d", 1, "d1")], [*TARGET, ("d", 1, "d1")], (1, 0, 1, 0, 0)),
-    "update when later": (
-        [("a", 2, "a2")],
-        [("a", 2, "a2"), ("b", 5, "b5"), ("c", 3, "c3"), ("e", None, "e-null")],
-        (1, 0, 0, 1, 0),
-    ),
-    "stale and equal rows ignored": ([("b", 4, "b4"), ("c", 3, "c3-other")], TARGET, (2, 0, 0, 0, 2)),
-    "nulls order lowest": (
-        [("e", 1, "e1"), ("b", None, "b-null")],
-        [("a", 1, "a1"), ("b", 5, "b5"), ("c", 3, "c3"), ("e", 1, "e1")],
-        (2, 0, 0, 1, 1),
-    ),
-    "source duplicates: latest wins": (
-        [("a", 7, "a7"), ("a", 9, "a9"), ("a", 8, "a8"), ("d", 1, "d1"), ("d", None, "d-null")],
-        [("a", 9, "a9"), ("b", 5, "b5"), ("c", 3, "c3"), ("e", None, "e-null"), ("d", 1, "d1")],
-        (5, 3, 1, 1, 0),
-    ),
-}
+    def run(tables: dict[str, TableSpec], run_id: str) -> dict:
+        settings = delta_settings.model_copy(update={"landing": str(tmp_path / "landing")})
+        config = Config(settings, load_profile("local"), tables)
+        context = RunContext(run_id=run_id, job="bronze_merge", started_at=datetime(2024, 3, 5, tzinfo=UTC),
+                             git_sha="test", config=config, spark=spark, tables=open_table_store(spark, settings))
+        return run_bronze(context)
 
-
-@in_fresh_process
-@pytest.mark.parametrize("case", list(MERGE_CASES))
-def test_merge_semantics(delta_spark, store, case):
-    source, expected, counts = MERGE_CASES[case]
-    store.overwrite("bronze.t", frame(delta_spark, TARGET))
-    result = store.merge("bronze.t", frame(delta_spark, source), ["k"], ["seq"])
-    assert_rows(store.read("bronze.t"), delta_spark, expected)
-    changed = counts[2] + counts[3] > 0
-    assert result == MergeResult(1 if changed else 0, *counts)
-
-
-@in_fresh_process
-def test_merge_null_keys_composite_keys_and_new_columns(delta_spark, store):
-    spark = delta_spark
-    store.overwrite("bronze.n", frame(spark, [(None, 1, "n1"), ("a", 1, "a1")]))
-    result = store.merge(
-        "bronze.n", frame(spark, [(None, 2, "n2"), (None, 3, "n3"), ("a", 1, "a1")]), ["k"], ["seq"]
-    )
-    assert_rows(store.read("bronze.n"), spark, [(None, 3, "n3"), ("a", 1, "a1")])
-    assert result == MergeResult(1, source_rows=3, source_duplicates=1, inserted=0, updated=1, unchanged=1)
-
-    schema = "loc string, id string, seq int, v string"
-    store.overwrite("bronze.c", frame(spark, [("l1", "t1", 1, "x"), (None, "t1", 1, "z")], schema))
-    source = frame(spark, [("l1", "t1", 2, "x2"), (None, "t1", 2, "z2"), ("l2", "t1", 1, "new")], schema)
-    result = store.merge("bronze.c", source.withColumn("extra", source["v"]), ["loc", "id"], ["seq"])
-    assert_rows(
-        store.read("bronze.c"),
-        spark,
-        [("l1", "t1", 2, "x2", "x2"), (None, "t1", 2, "z2", "z2"), ("l2", "t1", 1, "new", "new")],
-        schema + ", extra string",
-    )
-    assert result == MergeResult(1, source_rows=3, source_duplicates=0, inserted=1, updated=2, unchanged=0)
-
-
-@in_fresh_process
-def test_merge_creates_the_table_and_is_idempotent(delta_spark, store):
-    source = frame(delta_spark, [("a", 1, "a1"), ("a", 2, "a2"), ("b", 1, "b1")])
-    first = store.merge("bronze.t", source, ["k"], ["seq"])
-    assert first == MergeResult(0, source_rows=3, source_duplicates=1, inserted=2, updated=0, unchanged=0)
-    again = store.merge("bronze.t", source, ["k"], ["seq"])
-    assert again == MergeResult(0, source_rows=3, source_duplicates=1, inserted=0, updated=0, unchanged=2)
-    assert_rows(store.read("bronze.t"), delta_spark, [("a", 2, "a2"), ("b", 1, "b1")])
-    assert [v.version for v in store.history("bronze.t")] == [0]
-
-
-# ---------------------------------------------------------------- crashes
-
-
-KILLED_WRITER = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from lakehouse.config import load_profile, load_settings
-    from lakehouse.session import build_session
-    from lakehouse.tables import open_table_store
-
-    root, warehouse = Path(sys.argv[1]), sys.argv[2]
-    settings = load_settings(
-        "local", root / "conf",
-        {"landing": warehouse + "/../landing", "warehouse": warehouse, "table_format": "delta"},
-    )
-    spark = build_session(
-        settings.model_copy(update={"spark_master": "local[2]"}),
-        load_profile("local", root / "run_profiles"),
-        extra_conf={"spark.ui.enabled": "false", "spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2"},
-        log_level="ERROR",
-    )
-
-    def slow(batches):
-        for batch in batches:
-            time.sleep(0.5)
-            yield batch
-
-    big = (
-        spark.range(0, 40_000, numPartitions=40)
-        .selectExpr("cast(id as string) as k", "cast(id as int) as seq", "'big' as v")
-        .mapInPandas(slow, "k string, seq int, v string")
-    )
-    open_table_store(spark, settings).overwrite("bronze.t", big)
-    """
-)
-
-
-@in_fresh_process
-def test_a_writer_killed_midway_leaves_the_previous_version_intact(delta_spark, store, delta_settings):
-    store.overwrite("bronze.t", frame(delta_spark, TARGET))
-    history = store.history("bronze.t")
-    table = Path(store.path("bronze.t"))
-    before = {p for p in table.glob("*.parquet")}
-
-    writer = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(ROOT), delta_settings.warehouse],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not set(table.glob("*.parquet")) - before:  # new data files being written
-            assert writer.poll() is None, writer.communicate()[1].decode()[-3000:]
-            assert time.monotonic() < deadline, "the writer never started writing"
-            time.sleep(0.1)
-    finally:
-        os.killpg(writer.pid, signal.SIGKILL)
-        writer.communicate()
-
-    assert store.history("bronze.t") == history
-    assert_rows(store.read("bronze.t"), delta_spark, TARGET)
-    assert store.overwrite("bronze.t", frame(delta_spark, [("z", 1, "z1")])) == 1
-    assert_rows(store.read("bronze.t"), delta_spark, [("z", 1, "z1")])
+    folder = tmp_path / "landing" / "s1" / "things"
+    folder.mkdir(parents=True)
+    (folder / "e1.csv").write_text("sId,dtUpdated,nWashes\nk1,2024-03-01T10:00:00Z,3\n")
+    run(contract(), "run-1")
+    (folder / "e2.csv").write_text("sId,dtUpdated,nWashes\nk2,2024-03-02T10:00:00Z,5\n")
+    assert run(contract(ColumnSpec(name="nWashes", type="integer")), "run-2")["rows_written"] == 1
+    table = open_table_store(spark, delta_settings).read("bronze.things")
+    assert {r["sId"]: (r["nWashes"], r["_rescued"]) for r in table.collect()} == {
+        "k1": (None, {"nwashes": "3"}),  # merged before the change: the value waits in _rescued (docs/bronze.md)
+        "k2": ("5", {}),
+    }

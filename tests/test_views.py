@@ -9,10 +9,10 @@ import pytest
 import sqlglot
 from chispa import assert_df_equality
 
+from lakehouse.contract import GOLD_SCHEMAS, MODEL_METRICS
 from lakehouse.errors import UserError
-from lakehouse.gold.schemas import GOLD
-from lakehouse.gold.scoring import FEATURES, METRICS_SCHEMA
 from lakehouse.runtime import JobOptions
+from lakehouse.scoring.features import FEATURES
 from lakehouse.tables import open_table_store
 from lakehouse.views import (
     DATASET_PLACEHOLDER,
@@ -36,21 +36,22 @@ VIEWS = {
     "model_metrics",
 }
 MAR = date(2024, 3, 1)
-SCORECARD_ROW = ("A", "Wash A", "north", MAR, 3, Decimal("20.01"), Decimal("6.67"), 1 / 3, 5, 0.2, 0.9, 0.7)
+GOLD = {name.split(".")[1]: schema for name, schema in GOLD_SCHEMAS.items()}
+SCORECARD_ROW = ("A", "Wash A", "north", MAR, 3, Decimal("20.01"), Decimal("6.67"), 1 / 3, 5, 0.2, 0.9, 0.7, True)
 
 
 def gold_rows() -> dict[str, tuple]:
     return {
-        "churn_retention": (GOLD["churn_retention"], [("A", MAR, 5, 1, 1, 5, 0.2, 0.8)]),
+        "churn_retention": (GOLD["churn_retention"], [("A", MAR, 5, 1, 1, 5, 0.2, 0.8, True)]),
         "billing_health": (
             GOLD["billing_health"],
-            [("A", MAR, 10, 9, 1, 0, 0.9, 0, 1, 1.0, Decimal("0.00"))],
+            [("A", MAR, 10, 9, 1, 0, 0.9, 0, 1, 1.0, Decimal("0.00"), False)],
         ),
         "location_scorecard": (GOLD["location_scorecard"], [SCORECARD_ROW]),
         "location_scorecard_bottom": (GOLD["location_scorecard_bottom"], [(1, *SCORECARD_ROW)]),
         "churn_risk": (GOLD["churn_risk"], [("m1", "c1", "A", MAR, 0.42, "medium", "v1")]),
         "model_metrics": (
-            METRICS_SCHEMA,
+            GOLD_SCHEMAS[MODEL_METRICS],
             [
                 {
                     "model_version": "v1",
@@ -136,10 +137,11 @@ def test_register_views_over_the_gold_tables(spark, gold_store):
         assert [client_type(f.dataType) for f in df.schema] == [c.type for c in docs[name].columns], name
     bottom = spark.sql("SELECT * FROM client.location_scorecard_bottom")
     expected = spark.createDataFrame(
-        [(1, "A", "Wash A", "north", MAR, 0.7, 3, Decimal("20.01"), Decimal("6.67"), 1 / 3, 5, 0.2, 0.9)],
+        [(1, "A", "Wash A", "north", MAR, 0.7, 3, Decimal("20.01"), Decimal("6.67"), 1 / 3, 5, 0.2, 0.9, True)],
         "bottom_rank int, location_id string, location_name string, region string, month_start date, "
         "score double, washes bigint, wash_revenue decimal(12,2), average_ticket decimal(12,2), "
-        "member_wash_share double, members_at_month_end bigint, churn_rate double, billing_success_rate double",
+        "member_wash_share double, members_at_month_end bigint, churn_rate double, billing_success_rate double, "
+        "data_complete boolean",
     )
     assert_df_equality(bottom, expected, ignore_nullable=True)
     assert spark.sql("SELECT features FROM client.model_metrics").first()[0] == ", ".join(FEATURES)

@@ -1,4 +1,4 @@
-"""Regenerate the inputs/outputs tables of each Terraform module's README from its .tf files.
+"""Regenerate the inputs/outputs tables of the root's and each module's README from their .tf files.
 
     python infra/terraform/gen_readme.py          # rewrite the tables in place
     python infra/terraform/gen_readme.py --check  # exit 1 and name the stale READMEs
@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 MODULES = HERE / "modules"
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
-_META_KEYS = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
+_META_KEYS = {"__is_block__", "__comments__", "__inline_comments__", "__start_line__", "__end_line__"}
 
 
 def _unquote(text: str) -> str:
@@ -128,17 +128,22 @@ def render(readme_text: str, generated: str) -> str:
 
 
 def modules(root: Path = MODULES) -> list[Path]:
-    """Every module folder (one holding a variables.tf)."""
+    """Every module folder (one holding a variables.tf) under `root`."""
     return sorted(path.parent for path in root.glob("*/variables.tf"))
 
 
+def documented(here: Path = HERE) -> list[Path]:
+    """The folders whose README gets tables: the root module (`here`) and every module under it."""
+    return [here, *modules(here / "modules")]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite (or with --check, verify) every module README; returns the exit code."""
+    """Rewrite (or with --check, verify) the root's and every module's README; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report READMEs that are out of date")
     args = parser.parse_args(argv)
     stale = []
-    for module in modules():
+    for module in documented():
         readme = module / "README.md"
         current = readme.read_text(encoding="utf-8") if readme.exists() else f"# {module.name}\n"
         wanted = render(current, tables(module))

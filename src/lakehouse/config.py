@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lakehouse.errors import UserError
+from lakehouse.fs import normalize
 
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
 PROFILES = ("local", "small", "medium", "large", "xl")
@@ -48,6 +60,8 @@ class BronzeSettings(_Model):
 
     fail_on_bad_files: bool = False
     formats: tuple[Literal["csv", "parquet", "json"], ...] = ("csv", "parquet", "json")
+    # a full refresh that would drop more than this share of the exports merged so far is refused (--force)
+    full_refresh_max_drop: float = Field(0.2, ge=0, le=1)
 
 
 class GoldSettings(_Model):
@@ -70,15 +84,192 @@ class ScoringSettings(_Model):
     gbt_max_iter: int = Field(30, ge=1)  # boosting rounds of the gradient-boosted trees
 
 
-def absolute_local(uri: str) -> str:
-    """A local path made absolute against the working directory; URIs (gs://, file:/...) unchanged.
+# ---------------------------------------------------------------- operations: freshness, checks, alerts
 
-    Relative paths would otherwise mean different places to Spark's catalog, to executors started
-    elsewhere and to a later command run from another directory.
+SEVERITIES = ("warn", "error")
+Severity = Literal["warn", "error"]
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """A duration written `90s`, `30m`, `12h`, `1d`, `2w` (or `1.5d`) as a timedelta; ValueError otherwise."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.fullmatch(str(value).strip().lower()) if isinstance(value, str) else None
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{value!r} is not a duration such as 12h, 1d or 2w")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    """A timedelta written the way the YAML takes it (`1d`, `36h`, `90s`)."""
+    seconds = int(value.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a store is expected to export an entity, and when its last export is late or missing."""
+
+    expected_every: timedelta
+    warn_after: timedelta  # older than this: late
+    error_after: timedelta  # older than this: missing
+
+
+class CadenceOverride(_Model):
+    """Part of a cadence an entity or a store overrides (unset keys come from the level below)."""
+
+    expected_every: Duration | None = None
+    warn_after: Duration | None = None
+    error_after: Duration | None = None
+
+
+class FreshnessSettings(_Model):
+    """The exports' expected cadence (defaults, per entity, per store) and what freshness is measured from.
+
+    A store's cadence wins over an entity's, which wins over the defaults. A level that sets
+    `expected_every` without thresholds gets `warn_after` = 2 x and `error_after` = 3 x its cadence.
+    `as_of: run_time` measures the age of the last export at the bronze run's start (what a
+    scheduled pipeline wants); `latest_export` measures it at the latest export of any store and
+    entity, i.e. each store against the rest of the network (replayed or historical landing data,
+    such as the sample).
     """
-    if "://" in uri or uri.startswith("file:"):
-        return uri
-    return os.path.abspath(os.path.expanduser(uri))
+
+    as_of: Literal["run_time", "latest_export"] = "run_time"
+    expected_every: Duration = timedelta(days=1)
+    warn_after: Duration | None = None
+    error_after: Duration | None = None
+    entities: dict[str, CadenceOverride] = Field(default_factory=dict)
+    stores: dict[str, CadenceOverride] = Field(default_factory=dict)
+
+    def cadence(self, store_id: str, entity: str) -> Cadence:
+        """The cadence a store's exports of an entity are judged against."""
+        every, warn, error = self.expected_every, self.warn_after, self.error_after
+        for level in (self.entities.get(entity), self.stores.get(store_id)):
+            if level is None:
+                continue
+            if level.expected_every is not None:  # a new cadence brings its own thresholds
+                every, warn, error = level.expected_every, None, None
+            warn = level.warn_after or warn
+            error = level.error_after or error
+        return Cadence(every, warn or 2 * every, error or 3 * every)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreshnessSettings:
+        combos = [("", "", "defaults")]
+        combos += [("", e, f"entities.{e}") for e in self.entities]
+        combos += [(s, "", f"stores.{s}") for s in self.stores]
+        combos += [(s, e, f"stores.{s} with entities.{e}") for s in self.stores for e in self.entities]
+        for store, entity, where in combos:
+            c = self.cadence(store, entity)
+            if not c.expected_every <= c.warn_after < c.error_after:
+                raise ValueError(
+                    f"{where}: need expected_every <= warn_after < error_after, got "
+                    f"{format_duration(c.expected_every)}, {format_duration(c.warn_after)}, {format_duration(c.error_after)}"
+                )
+        return self
+
+
+class _Thresholds(_Model):
+    """A check with a warn and an error threshold on a share (0..1)."""
+
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _warn_before_error(self):
+        pairs = [("warn_above", "error_above"), ("error_below", "warn_below")]
+        for low, high in pairs:
+            if hasattr(self, low) and getattr(self, low) >= getattr(self, high):
+                raise ValueError(f"{low} {getattr(self, low)} must be below {high} {getattr(self, high)}")
+        return self
+
+
+class QuarantineShareCheck(_Thresholds):
+    """Share of the rows a run read that went to quarantine, per entity (and per store)."""
+
+    warn_above: float = Field(0.05, ge=0, le=1)
+    error_above: float = Field(0.25, ge=0, le=1)
+    per_store: bool = True
+    min_rows: int = Field(100, ge=0)  # fewer rows read than this: not judged (a handful of rows is noise)
+
+
+class RowsDropCheck(_Thresholds):
+    """Rows read per table, against the previous successful run of the same job (and bronze load kind)."""
+
+    warn_above: float = Field(0.5, ge=0, le=1)
+    error_above: float = Field(0.9, ge=0, le=1)
+    min_previous_rows: int = Field(1000, ge=0)  # smaller baselines are not judged
+
+
+class FreshnessCheck(_Model):
+    """Stores whose exports are late or missing (ops.source_freshness)."""
+
+    enabled: bool = True
+    late: Severity = "warn"
+    missing: Severity = "error"
+
+
+class StepFailedCheck(_Model):
+    """A step of the run that failed."""
+
+    enabled: bool = True
+    severity: Severity = "error"
+
+
+class ModelAucCheck(_Thresholds):
+    """The test ROC AUC of a churn model trained by the run."""
+
+    warn_below: float = Field(0.65, ge=0, le=1)
+    error_below: float = Field(0.55, ge=0, le=1)
+
+
+class ChecksSettings(_Model):
+    """Every health check's thresholds; the names are those of `lakehouse.ops.checks.CHECKS`."""
+
+    quarantine_share: QuarantineShareCheck = QuarantineShareCheck()
+    rows_drop: RowsDropCheck = RowsDropCheck()
+    freshness: FreshnessCheck = FreshnessCheck()
+    step_failed: StepFailedCheck = StepFailedCheck()
+    model_auc: ModelAucCheck = ModelAucCheck()
+
+
+class WebhookChannel(_Model):
+    """A chat webhook (Slack incoming webhook, Teams connector) the findings of a run are posted to.
+
+    The URL is a secret: it comes from the environment variable `url_env`, or from the Secret
+    Manager secret `secret` (`projects/P/secrets/S/versions/V`, or a secret name in the
+    environment's project, latest version), never from the YAML.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9_-]+$")
+    format: Literal["slack", "teams"] = "slack"
+    url_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    secret: str | None = None
+    min_severity: Severity = "warn"
+    attempts: int = Field(4, ge=1, le=10)  # tries per message, with exponential backoff between them
+    backoff_seconds: float = Field(1.0, gt=0, le=60)  # the first wait; doubled after each failed try
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WebhookChannel:
+        if (self.url_env is None) == (self.secret is None):
+            raise ValueError(f"channel {self.name}: set exactly one of url_env (an environment variable) or secret")
+        return self
+
+
+class AlertSettings(_Model):
+    """Health checks after every run, where their findings are sent, and whether an error fails the run."""
+
+    fail_on_error: bool = False  # an `error` finding fails the run (and stops a pipeline after that step)
+    checks: ChecksSettings = ChecksSettings()
+    channels: tuple[WebhookChannel, ...] = ()
 
 
 class Settings(_Model):
@@ -100,16 +291,18 @@ class Settings(_Model):
     bronze: BronzeSettings = BronzeSettings()
     gold: GoldSettings = GoldSettings()
     scoring: ScoringSettings = ScoringSettings()
+    freshness: FreshnessSettings = FreshnessSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("landing", "warehouse")
     @classmethod
     def _absolute_local_path(cls, value: str) -> str:
-        return absolute_local(value)
+        return normalize(value)
 
     @field_validator("layer_roots")
     @classmethod
     def _absolute_layer_roots(cls, value: dict[str, str]) -> dict[str, str]:
-        return {layer: absolute_local(root) for layer, root in value.items()}
+        return {layer: normalize(root) for layer, root in value.items()}
 
     def layer_root(self, layer: str) -> str:
         """Root URI of a layer: its own bucket when configured, else `<warehouse>/<layer>`."""
@@ -250,6 +443,11 @@ class SilverSpec(_Model):
     # a derived key column placed first in silver: the merge key when present, else a stable key
     # from the lower-cased null_key_fallback columns (house_accounts: house_account_key)
     key_column: str | None = None
+    # built-in `plausible` rule: timestamps and dates before `earliest` or more than `future_days`
+    # after the run's start are not real (9999-12-31, 0001-01-01, a clock years ahead)
+    earliest: date = date(2000, 1, 1)
+    future_days: int = Field(1, ge=0)
+    plausible_action: Literal["warn", "quarantine", "fail"] = "quarantine"
 
 
 class TableSpec(_Model):
@@ -292,6 +490,29 @@ class TableSpec(_Model):
             if col.name == name:
                 return col
         raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What the command line says about where and how a job runs (lakehouse.runtime and the read-only
+    commands take it; it lives here so that those need not import Spark)."""
+
+    env: str | None = None
+    profile: str | None = None
+    landing: str | None = None
+    warehouse: str | None = None
+    conf_dir: str | None = None
+    run_id: str | None = None
+    table_format: str | None = None  # parquet | delta: overrides the environment's
+    wait: bool = False  # wait for another job's warehouse lock instead of failing
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings these options override (None: the environment's own value)."""
+        return {"landing": self.landing, "warehouse": self.warehouse, "table_format": self.table_format}
+
+    def load(self) -> Config:
+        """The configuration these options select."""
+        return load_config(env=self.env, profile=self.profile, conf_dir=self.conf_dir, overrides=self.overrides())
 
 
 # ---------------------------------------------------------------- loading
@@ -435,9 +656,12 @@ def load_config(
     """Load settings, run profile and table contracts in one go."""
     conf = Path(conf_dir) if conf_dir else project_root() / "conf"
     profiles = Path(profiles_dir) if profiles_dir else conf.parent / "run_profiles"
-    return Config(
-        settings=load_settings(env, conf, overrides),
-        profile=load_profile(profile, profiles),
-        tables=load_tables(conf),
-        conf_dir=conf,
-    )
+    settings = load_settings(env, conf, overrides)
+    tables = load_tables(conf)
+    unknown = sorted(set(settings.freshness.entities) - set(tables))
+    if unknown:
+        raise ConfigError(
+            f"{conf / 'env' / f'{settings.env}.yaml'} (or base.yaml): key 'freshness.entities.{unknown[0]}' "
+            f"is not an entity; choose one of {sorted(tables)}"
+        )
+    return Config(settings=settings, profile=load_profile(profile, profiles), tables=tables, conf_dir=conf)

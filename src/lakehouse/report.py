@@ -75,6 +75,14 @@ def pipeline_report(run: RunContext, report: Callable[..., None] = print) -> Non
         month = f" ({first['month']:%Y-%m})" if first else ""
         title = f"bottom {run.settings.gold.bottom_n} locations, latest complete month{month}"
         report(rows_table(bottom, title, BOTTOM_COLUMNS))
+        if first and run.tables.exists("gold.location_scorecard"):
+            card = run.tables.read("gold.location_scorecard")
+            if "data_complete" in card.columns:
+                left = card.where((card.month == first["month"]) & ~card.data_complete).select("location_id")
+                names = sorted(r["location_id"] for r in left.limit(50).collect())
+                if names:
+                    report(f"left out for incomplete data (a store serving them did not export the whole month): "
+                           f"{', '.join(names)}; see `lakehouse freshness`")
     if run.tables.exists("gold.model_metrics"):
         latest = run.tables.read("gold.model_metrics").orderBy("trained_at", ascending=False).limit(1).collect()
         if latest:

@@ -13,53 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
-from lakehouse.config import Config, load_config
+from lakehouse.config import Config, JobOptions
+from lakehouse.contract import OPS_SCHEMAS, RUN_LOG
+from lakehouse.lock import note_run, warehouse_lock
+from lakehouse.names import FAILED, RUNNING, SUCCEEDED
 from lakehouse.session import build_session
 from lakehouse.tables import TableStore, open_table_store
-
-RUN_LOG = "ops.run_log"
-
-RUN_LOG_SCHEMA = T.StructType(
-    [
-        T.StructField("run_id", T.StringType(), False),
-        T.StructField("job", T.StringType(), False),
-        T.StructField("env", T.StringType(), False),
-        T.StructField("profile", T.StringType(), False),
-        T.StructField("git_sha", T.StringType(), True),
-        T.StructField("started_at", T.TimestampType(), False),
-        T.StructField("ended_at", T.TimestampType(), True),
-        T.StructField("status", T.StringType(), False),
-        T.StructField("error", T.StringType(), True),
-        T.StructField(
-            "tables",
-            T.ArrayType(
-                T.StructType(
-                    [
-                        T.StructField("table", T.StringType(), False),
-                        T.StructField("rows_in", T.LongType(), True),
-                        T.StructField("rows_out", T.LongType(), True),
-                        T.StructField("details", T.MapType(T.StringType(), T.LongType()), True),
-                    ]
-                )
-            ),
-            True,
-        ),
-    ]
-)
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    """What the command line says about where and how a job runs."""
-
-    env: str | None = None
-    profile: str | None = None
-    landing: str | None = None
-    warehouse: str | None = None
-    conf_dir: str | None = None
-    run_id: str | None = None
+from lakehouse.tables.warehouse import declare_format
 
 
 @dataclass
@@ -119,8 +80,8 @@ def git_sha() -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
-def run_log_row(run: RunContext, status: str, ended_at: datetime, error: str | None) -> dict[str, Any]:
-    """The ops.run_log row of a finished run."""
+def run_log_row(run: RunContext, status: str, ended_at: datetime | None, error: str | None) -> dict[str, Any]:
+    """The ops.run_log row of a run: running (no end yet), succeeded or failed."""
     return {
         "run_id": run.run_id,
         "job": run.job,
@@ -128,7 +89,7 @@ def run_log_row(run: RunContext, status: str, ended_at: datetime, error: str | N
         "profile": run.config.profile.name,
         "git_sha": run.git_sha,
         "started_at": run.started_at.replace(tzinfo=None),
-        "ended_at": ended_at.replace(tzinfo=None),
+        "ended_at": ended_at.replace(tzinfo=None) if ended_at else None,
         "status": status,
         "error": error,
         "tables": [
@@ -139,30 +100,46 @@ def run_log_row(run: RunContext, status: str, ended_at: datetime, error: str | N
 
 
 def write_run_log(run: RunContext, status: str, error: str | None) -> None:
-    """Append the run's row to ops.run_log through the table layer."""
-    row = run_log_row(run, status, datetime.now(UTC), error)
-    run.tables.append(RUN_LOG, run.spark.createDataFrame([row], RUN_LOG_SCHEMA))
+    """Record the run in ops.run_log: a `running` row when it starts, replaced by its outcome when it ends.
+
+    One row per run: the outcome row (with its end time) is merged over the running row by run id and
+    job (the steps of a pipeline submitted with one `--run-id` share it),
+    so a run killed midway stays `running` with its start time (`lakehouse runs` shows it stale once
+    no process holds the warehouse lock for it).
+    """
+    row = run_log_row(run, status, None if status == RUNNING else datetime.now(UTC), error)
+    frame = run.spark.createDataFrame([row], OPS_SCHEMAS[RUN_LOG])
+    if status == RUNNING:
+        run.tables.append(RUN_LOG, frame)
+    else:
+        run.tables.merge(RUN_LOG, frame, keys=["run_id", "job"], order_by=["ended_at"])
 
 
 @contextmanager
 def job_run(job: str, options: JobOptions, spark: SparkSession | None = None) -> Iterator[RunContext]:
     """Set up one job run and record it in ops.run_log, succeeded or failed.
 
-    Loads the configuration, builds (or reuses) the session and the table store, and yields the
-    run context. On an exception the run is logged as failed with its message and the exception
-    propagates.
+    Loads the configuration, takes the warehouse's writer lock (unless this process holds it
+    already, as a pipeline does for its steps), builds (or reuses) the session and the table store,
+    records the run as `running`, and yields the run context. On an exception the run is logged as
+    failed with its message and the exception propagates.
     """
-    config = load_config(
-        env=options.env,
-        profile=options.profile,
-        conf_dir=options.conf_dir,
-        overrides={"landing": options.landing, "warehouse": options.warehouse},
-    )
-    started = datetime.now(UTC)
+    config = options.load()
+    run_id = options.run_id or new_run_id(job, datetime.now(UTC))
+    with warehouse_lock(config.settings.warehouse, run_id, job, wait=options.wait):
+        note_run(config.settings.warehouse, run_id, job)
+        with _recorded_run(job, run_id, datetime.now(UTC), config, spark) as run:
+            yield run
+
+
+@contextmanager
+def _recorded_run(
+    job: str, run_id: str, started: datetime, config: Config, spark: SparkSession | None
+) -> Iterator[RunContext]:
     if spark is None:
         spark = build_session(config.settings, config.profile, app_name=f"lakehouse-{job}")
     run = RunContext(
-        run_id=options.run_id or new_run_id(job, started),
+        run_id=run_id,
         job=job,
         started_at=started,
         git_sha=git_sha(),
@@ -170,13 +147,16 @@ def job_run(job: str, options: JobOptions, spark: SparkSession | None = None) ->
         spark=spark,
         tables=open_table_store(spark, config.settings),
     )
+    declare_format(config.settings, spark)
+    write_run_log(run, RUNNING, None)
     try:
         yield run
     except BaseException as exc:
         message = f"{type(exc).__name__}: {exc}".strip()[:4000]
         try:
-            write_run_log(run, "failed", message)
+            write_run_log(run, FAILED, message)
         except Exception as log_exc:  # the original failure matters more than the log's
             print(f"warning: could not write {RUN_LOG}: {log_exc}")
         raise
-    write_run_log(run, "succeeded", None)
+    run.tables.maintain()
+    write_run_log(run, SUCCEEDED, None)

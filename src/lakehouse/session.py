@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 from collections.abc import Iterator
@@ -12,27 +11,8 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from lakehouse.config import RunProfile, Settings
-
-DELTA_JARS_ENV = "LAKEHOUSE_DELTA_JARS"
-DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
-DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-
-
-def delta_jars(jars_dir: str | None = None) -> list[str]:
-    """Delta Lake jars found locally: $LAKEHOUSE_DELTA_JARS (a folder of jars), else the Ivy cache.
-
-    Returns an empty list when none are found: Delta cannot be used on this machine then.
-    """
-    folder = jars_dir or os.environ.get(DELTA_JARS_ENV)
-    if folder:
-        jars = sorted(glob.glob(os.path.join(folder, "*.jar")))
-    else:
-        ivy = Path.home() / ".ivy2" / "jars"
-        jars = sorted(str(p) for p in ivy.glob("io.delta_delta-*.jar")) if ivy.is_dir() else []
-    names = " ".join(os.path.basename(j) for j in jars)
-    if "delta-spark" not in names or "delta-storage" not in names:
-        return []
-    return jars
+from lakehouse.errors import UserError
+from lakehouse.jvm import DELTA_SQL_CONF, jars_dir, local_jars, session_conf
 
 
 def base_conf(settings: Settings, profile: RunProfile) -> dict[str, str]:
@@ -56,8 +36,7 @@ def base_conf(settings: Settings, profile: RunProfile) -> dict[str, str]:
         conf["spark.pyspark.python"] = sys.executable
         conf["spark.pyspark.driver.python"] = sys.executable
     if settings.table_format == "delta":
-        conf["spark.sql.extensions"] = DELTA_EXTENSION
-        conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
+        conf.update(DELTA_SQL_CONF)
     conf.update(profile.spark)
     return conf
 
@@ -71,23 +50,32 @@ def build_session(
 ) -> SparkSession:
     """Create (or reuse) the SparkSession for these settings and run profile.
 
-    Applies the profile's properties, a UTC session time zone and adaptive query execution; adds
-    the Delta extension and catalog when the table format is delta (with local jars when found);
-    uses the environment's master (local[*] for the local env) unless spark-submit set one.
+    Applies the profile's properties, a UTC session time zone and adaptive query execution; uses
+    the environment's master (local[*] for the local env) unless spark-submit set one. A local
+    session loads the cached jars (`lakehouse.jvm`: Delta with its extension and catalog, the
+    Cloud Storage connector, a local Cloud Storage server when $STORAGE_EMULATOR_HOST names one),
+    so it reads and writes both table formats and gs://; on Dataproc the runtime provides them.
     Logs are quiet (WARN) unless `log_level` or $LAKEHOUSE_LOG_LEVEL says otherwise.
+    Raises UserError when the table format is delta and no Delta jars are cached.
     """
     conf = base_conf(settings, profile)
-    if settings.table_format == "delta" and settings.spark_master:
-        jars = delta_jars()
-        if not jars:
-            raise RuntimeError(
-                "table_format is delta but no Delta Lake jars were found: set "
-                f"{DELTA_JARS_ENV} to a folder holding delta-spark and delta-storage jars "
-                "(`lakehouse jars fetch` downloads them), or use table_format: parquet"
+    # a local session gets the cached jars and starts quietly; under spark-submit (a cluster, Dataproc) the
+    # submitter sets both
+    if settings.spark_master and settings.spark_master.startswith("local") and not _launched_by_spark_submit():
+        quiet_local_start(conf)
+        jars = local_jars()
+        if settings.table_format == "delta" and not jars.delta:
+            raise UserError(
+                f"table_format is delta but the Delta Lake jars are not in {jars_dir()}: run `make jars` "
+                "(or `lakehouse jars fetch`), or use --table-format parquet"
             )
-        conf["spark.jars"] = ",".join(jars)
+        conf.update(session_conf(jars))
     conf.update(extra_conf or {})
 
+    if conf.get("spark.pyspark.python") and not _launched_by_spark_submit():
+        # the property only reaches Python workers through spark-submit; a session started from Python
+        # takes its workers' interpreter from PYSPARK_PYTHON (else whatever `python3` is on the PATH)
+        os.environ["PYSPARK_PYTHON"] = conf["spark.pyspark.python"]
     builder = SparkSession.builder.appName(app_name)
     # spark-submit --master wins over the env's master
     if settings.spark_master and not _launched_by_spark_submit():
@@ -97,6 +85,24 @@ def build_session(
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(log_level or os.environ.get("LAKEHOUSE_LOG_LEVEL", "WARN"))
     return spark
+
+
+LOG4J2_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+
+
+def quiet_local_start(conf: dict[str, str]) -> None:
+    """Keep a local session's start-up chatter off the terminal; real warnings and errors still show.
+
+    The driver JVM gets the package's log4j2 configuration (root level WARN, no default-profile or
+    set-log-level notices, no Hadoop native-library warning), unless the properties already name one;
+    and the driver binds to the loopback address (`SPARK_LOCAL_IP`, unless set), as a local session
+    does anyway, instead of warning that the hostname resolves to it. Only for a JVM this process
+    starts (local master, not spark-submit): Dataproc keeps its own logging.
+    """
+    options = conf.get("spark.driver.extraJavaOptions", "")
+    if "log4j2.configurationFile" not in options and "log4j.configurationFile" not in options:
+        conf["spark.driver.extraJavaOptions"] = f"{options} -Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}".strip()
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
 def _launched_by_spark_submit() -> bool:

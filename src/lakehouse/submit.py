@@ -10,10 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from lakehouse import jvm, steps
 from lakehouse.config import ConfigError, RunProfile, Settings, load_profile, load_settings, project_root
 from lakehouse.dataproc import gcp, jars, package, plan
 from lakehouse.dataproc.gcp import Connection, default_retry
-from lakehouse.dataproc.jars import fetch_delta_jars
 from lakehouse.dataproc.outcome import (
     BATCH_OUTCOMES,
     EXIT_CANCELLED,
@@ -27,7 +27,6 @@ from lakehouse.dataproc.outcome import (
     SubmitError,
 )
 from lakehouse.dataproc.package import Artifact, build_code_zip, build_home_zip
-from lakehouse.dataproc.plan import JOBS
 from lakehouse.errors import UserError
 from lakehouse.runtime import git_sha as checkout_git_sha
 from lakehouse.runtime import new_run_id
@@ -40,13 +39,11 @@ __all__ = [
     "EXIT_OK",
     "EXIT_UNKNOWN",
     "EXIT_USAGE",
-    "JOBS",
     "Connection",
     "Submission",
     "SubmitError",
     "build_code_zip",
     "default_retry",
-    "fetch_delta_jars",
     "prepare",
     "submit_job",
 ]
@@ -101,8 +98,7 @@ def _run_id_from(job_args: Sequence[str]) -> str | None:
 
 def _load(job: str, env: str, profile: str, cluster: str | None, root: Path) -> tuple[Settings, RunProfile]:
     """Settings and profile, checked for what a submission needs (one-line UserErrors)."""
-    if job not in JOBS:
-        raise UserError(f"unknown job {job!r}; choose one of {list(JOBS)}")
+    steps.resolve(job)  # an unknown step name is a UserError naming the choices
     conf = root / "conf"
     settings = load_settings(env, conf)
     env = settings.env
@@ -165,13 +161,15 @@ def prepare(
 ) -> Submission:
     """Check the names, build the archives and the request of a submission; nothing is sent.
 
-    The checkout root is the parent of `conf_dir` (default: the project root); the entrypoint is
+    `job` is a step name (or an old job name, or `pipeline`, see `lakehouse.steps`). The checkout
+    root is the parent of `conf_dir` (default: the project root); the entrypoint is the step's
     `<root>/jobs/<job>.py`. Archives are built under `<root>/build/dataproc`.
     """
     root = Path(conf_dir).absolute().parent if conf_dir else project_root()
     settings, prof = _load(job, env, profile, cluster, root)
     env, profile = settings.env, prof.name
-    entry = root / "jobs" / f"{job}.py"
+    job = steps.job_name(job)  # runs, run ids and labels carry the run-log job name
+    entry = root / steps.entrypoint(job)
     if not entry.is_file():
         raise UserError(f"{entry}: job entrypoint not found")
     run_id = _run_id_from(job_args) or new_run_id(job, now or datetime.now(UTC))
@@ -185,7 +183,7 @@ def prepare(
     home = Artifact(home_zip, f"conf/{home_zip.name}")
     main = package.entrypoint_artifact(entry)
     jar_uris, jar_uploads, jars_to_check = _jars(
-        settings, cluster, bucket, Path(jars_dir) if jars_dir else root / "build" / "jars"
+        settings, cluster, bucket, Path(jars_dir) if jars_dir else jvm.jars_dir(root)
     )
     staging = plan.Staging(bucket, main, code, home, jar_uris, (main, code, home, *jar_uploads))
 
@@ -250,7 +248,7 @@ def send(sub: Submission, conn: Connection, console: Console) -> int:
     missing = gcp.missing_objects(storage, bucket, sub.jars_to_check)
     if missing:
         raise SubmitError(
-            f"Delta jars missing: gs://{bucket}/{missing[0]} is not staged and build/jars has no copy; "
+            f"Delta jars missing: gs://{bucket}/{missing[0]} is not staged and the jar cache has no copy; "
             "run `lakehouse jars fetch` (needs Maven Central) and submit again, or set dataproc.jars_uri"
         )
     where = f"project {sub.project} ({sub.region})"

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import os
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 import yaml
-from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 from sqlglot import exp
 
 from lakehouse.errors import UserError
+from lakehouse.fs import normalize
 
 VIEWS_PACKAGE = "lakehouse"
 VIEWS_DIR = ("sql", "views")
@@ -27,6 +24,10 @@ SOURCE_DB = "gold"
 # Terraform's templatefile fills in (infra/terraform/modules/bigquery)
 DATASET_PLACEHOLDER = "${project}.${dataset}"
 _PLACEHOLDER_IDENT = "lakehouse_dataset_placeholder"
+
+if TYPE_CHECKING:  # the view definitions are read without Spark too (lakehouse.serve)
+    from pyspark.sql import SparkSession
+    from pyspark.sql import types as T
 
 
 @dataclass(frozen=True)
@@ -124,13 +125,6 @@ def load_views() -> list[View]:
 # ---------------------------------------------------------------- local registration
 
 
-def _location(path: str) -> str:
-    """An absolute location for a catalog table (local relative paths resolved against the CWD)."""
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path) or path.startswith("file:"):
-        return path
-    return os.path.abspath(path)
-
-
 def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -154,7 +148,7 @@ def register_views(spark: SparkSession, tables) -> list[str]:
             if name in registered_tables:
                 continue
             spark.sql(f"DROP TABLE IF EXISTS {name}")  # external: dropping keeps the files
-            spark.sql(f"CREATE TABLE {name} USING {fmt} LOCATION {_quote(_location(tables.path(name)))}")
+            spark.sql(f"CREATE TABLE {name} USING {fmt} LOCATION {_quote(normalize(tables.path(name)))}")
             registered_tables.add(name)
         spark.sql(f"CREATE OR REPLACE VIEW {CLIENT_DB}.{view.name} AS {view.sql}")
         registered.append(f"{CLIENT_DB}.{view.name}")
@@ -210,23 +204,25 @@ def export_views(dialect: str, out_dir: Path, dataset: str | None = None) -> lis
 # ---------------------------------------------------------------- documentation
 
 _CLIENT_TYPES = {
-    T.StringType: "STRING",
-    T.DateType: "DATE",
-    T.TimestampType: "TIMESTAMP",
-    T.LongType: "INT64",
-    T.IntegerType: "INT64",
-    T.DoubleType: "FLOAT64",
-    T.DecimalType: "NUMERIC",
-    T.BooleanType: "BOOL",
+    "StringType": "STRING",
+    "DateType": "DATE",
+    "TimestampType": "TIMESTAMP",
+    "LongType": "INT64",
+    "IntegerType": "INT64",
+    "DoubleType": "FLOAT64",
+    "DecimalType": "NUMERIC",
+    "BooleanType": "BOOL",
 }
 
 
 def client_type(dtype: T.DataType) -> str:
     """The client-facing (BigQuery) name of a Spark type."""
+    from pyspark.sql import types as T
+
     if isinstance(dtype, T.ArrayType):
         return f"ARRAY<{client_type(dtype.elementType)}>"
     for spark_type, name in _CLIENT_TYPES.items():
-        if isinstance(dtype, spark_type):
+        if isinstance(dtype, getattr(T, spark_type)):
             return name
     return dtype.simpleString().upper()
 
@@ -262,6 +258,17 @@ def render_docs(views: list[View], examples: dict[str, dict[str, Any] | None], s
         "rates and shares are fractions from 0 to 1; *empty* means the value is null because it is",
         "undefined (for example a rate whose denominator is 0). In formulas, `ms` is the month's first",
         "day and `me` the next month's first day; [a, b) includes a and excludes b.",
+        "",
+        "Completeness: each store (a franchisee's system) sends its own exports, and a store that stops",
+        "sending makes its locations' washes, revenue and churn look worse than they are. Every row of",
+        "`client.churn_retention`, `client.billing_health` and `client.location_scorecard` carries",
+        "`data_complete`: false when a store serving that location has no export covering the whole month",
+        "(the stores serving a location are those whose exports held rows of it; an export covers the days",
+        "up to and including the day it was cut). The current month is incomplete until its last exports",
+        "arrive. `client.location_scorecard_bottom` ranks only locations whose data of that month is",
+        "complete: an incomplete location is left out rather than blamed, and stays visible, flagged, in",
+        "`client.location_scorecard`. Which stores are late is in `lakehouse freshness`",
+        "(`ops.source_freshness`).",
         "",
         f"Example values come from {sample}." if sample else
         "No example values: the warehouse had no gold tables when this file was generated (run `make run`).",

@@ -1,335 +1,244 @@
-"""Per-file drift-safe casting: map each file's columns to the contract and bring values to canonical text.
+"""Drift-safe casting in Arrow: map each file's columns to the contract and bring values to canonical text.
 
-Every source format ends in the same *staged* columns (`staged_schema(spec)`): one canonical text
-column per contract column (`lakehouse.encodings.canonical_text`), `_rescued` (unknown columns,
-name lower-cased and trimmed -> trimmed text), `_file_key` (Spark's path of the file the row came
-from), `_malformed` (the record could not be split into columns) and `_bad_text` (the record holds
-bytes that are not UTF-8). It happens in two steps. Per group of files, *before* the union, each
-reader turns its columns into a text stage (`text_schema(spec)`): the text of every contract
-column, not yet trimmed, and whether that text is canonical already (`encodings.physical_text`),
-because the same contract column may be a string in one file and a timestamp, a double or a
-binary in the next. After the union, `canonical_values` cleans every text and parses the text
-that is not canonical yet: those expressions are large, and are built and compiled once per
-entity rather than once per group of files. Spark SQL functions only.
+`staged_batch` turns the exports a Spark task read (`raw.RawExport`, each with its own names and
+types) into one Arrow batch of *staged* columns (`staged_schema(spec)`): one canonical text column
+per contract column (`canonical`), `_rescued` (unknown columns, name lower-cased and trimmed ->
+their text as the `string` type gives it), lineage (`_store_id`, `_source_file`, `_export_id`),
+`_malformed` (the record could not be split into columns), `_bad_text` (kept for the job's
+interface: files that are not UTF-8 are rejected whole) and `_file_error` (set only on the single
+row standing for a file that could not be read, see `error_batch`).
+
+Names match the contract case-insensitively and trimmed; a missing column is null. The values of
+one contract column are canonicalized per (reader kind, Arrow type) over all files of the batch
+at once, so the cost follows the number of values, not of files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import types as T
 
-from lakehouse.config import TableSpec
-from lakehouse.encodings import WHITE_SPACE, canonical_from_text, clean, physical_text
+from lakehouse.bronze import canonical
+from lakehouse.bronze.raw import JSON, TYPED, RawExport, normalize_name
+from lakehouse.config import ColumnSpec, TableSpec
+from lakehouse.contract import EXPORT_ID, RESCUED, RESCUED_TYPE, SOURCE_FILE, STORE_ID
 
-FILE_KEY = "_file_key"
-RESCUED = "_rescued"
 MALFORMED = "_malformed"
 BAD_TEXT = "_bad_text"
-CORRUPT_RECORD = "_corrupt_record"  # CSV: the raw record Spark could not split; JSON: the raw line
-FILE_COLUMNS = "_file_columns"  # CSV: per file, 1-based position of each contract column (null if absent)
-FILE_RESCUED_KEYS = "_file_rescued_keys"  # CSV: per file, normalized names of the unknown columns
-FILE_RESCUED_POS = "_file_rescued_pos"  # CSV: per file, their 1-based positions
-
-RESCUED_TYPE = T.MapType(T.StringType(), T.StringType(), True)
-REPLACEMENT_CHAR = "\ufffd"  # what Spark's CSV reader puts where bytes are not UTF-8
+FILE_ERROR = "_file_error"  # "<reason>: <detail>" on the row standing for a file that could not be read
+CORRUPT_RECORD = "_corrupt_record"  # `_rescued` key of a malformed record's raw text
 
 
-def normalize_name(name: str) -> str:
-    """A column name as the contract compares it: surrounding white space removed, lower case."""
-    return name.strip(WHITE_SPACE).lower()
+STRING = pa.string()
+RESCUED_ARROW = pa.map_(pa.string(), pa.string())
 
 
-def _normalize_name_col(name: Column) -> Column:
-    """`normalize_name` in Spark SQL (same characters trimmed), for use inside lambdas.
-
-    Lambdas of higher-order functions run interpreted, node by node; there one `btrim` costs less
-    than `clean`'s dozen prefix/suffix checks, which only pay off in generated code.
-    """
-    return F.lower(F.btrim(name, F.lit(WHITE_SPACE)))
-
-
-def _clean_in_lambda(value: Column) -> Column:
-    """`encodings.clean` for use inside lambdas (see `_normalize_name_col`)."""
-    return F.nullif(F.btrim(value, F.lit(WHITE_SPACE)), F.lit(""))
 
 
 def staged_schema(spec: TableSpec) -> T.StructType:
-    """The columns `canonical_values` produces (and `read.staged_frame` returns), in order."""
+    """The Spark schema of the staged rows, in order (what the staging tasks return)."""
     return T.StructType(
         [T.StructField(c.name, T.StringType(), True) for c in spec.columns]
         + [
             T.StructField(RESCUED, RESCUED_TYPE, True),
-            T.StructField(FILE_KEY, T.StringType(), True),
+            T.StructField(STORE_ID, T.StringType(), True),
+            T.StructField(SOURCE_FILE, T.StringType(), True),
+            T.StructField(EXPORT_ID, T.StringType(), True),
             T.StructField(MALFORMED, T.BooleanType(), True),
             T.StructField(BAD_TEXT, T.BooleanType(), True),
+            T.StructField(FILE_ERROR, T.StringType(), True),
         ]
     )
 
 
-def text_column(i: int) -> str:
-    """Text-stage column of the i-th contract column: its text, not yet cleaned (`encodings.clean`)."""
-    return f"__t{i}"
-
-
-def done_column(i: int) -> str:
-    """Text-stage flag of the i-th contract column: the text is canonical already."""
-    return f"__k{i}"
-
-
-def text_schema(spec: TableSpec) -> T.StructType:
-    """The columns every format's reader produces before the shared canonical cast, in order."""
-    return T.StructType(
-        [
-            f
-            for i in range(len(spec.columns))
-            for f in (
-                T.StructField(text_column(i), T.StringType(), True),
-                T.StructField(done_column(i), T.BooleanType(), True),
-            )
-        ]
+def arrow_schema(spec: TableSpec) -> pa.Schema:
+    """`staged_schema` in Arrow types."""
+    return pa.schema(
+        [pa.field(c.name, STRING) for c in spec.columns]
         + [
-            T.StructField(RESCUED, RESCUED_TYPE, True),
-            T.StructField(FILE_KEY, T.StringType(), True),
-            T.StructField(MALFORMED, T.BooleanType(), True),
-            T.StructField(BAD_TEXT, T.BooleanType(), True),
+            pa.field(RESCUED, RESCUED_ARROW),
+            pa.field(STORE_ID, STRING),
+            pa.field(SOURCE_FILE, STRING),
+            pa.field(EXPORT_ID, STRING),
+            pa.field(MALFORMED, pa.bool_()),
+            pa.field(BAD_TEXT, pa.bool_()),
+            pa.field(FILE_ERROR, STRING),
         ]
     )
 
 
-def canonical_values(spec: TableSpec) -> Callable[[DataFrame], DataFrame]:
-    """Text stage -> staged columns: every contract column's text cleaned, and made canonical where it is not yet.
+@dataclass(frozen=True)
+class Source:
+    """Where a file's rows come from (their lineage)."""
 
-    Applied once, above the union of all readers, so the (large) cleaning and parsing expressions
-    are planned and compiled once per entity rather than once per group of files. The text is
-    cleaned in a projection of its own: `clean` and the parsers each look at their input several
-    times, and Spark does not merge two projections where that would repeat an expensive
-    expression. A never-true `spark_partition_id() < 0` term makes each projection
-    non-deterministic, which keeps Spark's optimizer from copying it into every branch of the union.
+    path: str  # `_source_file`: the qualified path
+    store_id: str
+    export_id: str
+
+
+# ---------------------------------------------------------------- values
+
+
+def _text_of(values: pa.Array, kind: str) -> pa.Array:
+    """The (cleaned) text of values read by a reader of `kind`, as the `string` type keeps them."""
+    if kind == TYPED:
+        return canonical.canonical_typed(values, "string")
+    if kind == JSON:
+        return canonical.clean(canonical.json_text(values))
+    return canonical.clean(values)
+
+
+def canonical_values(values: pa.Array, kind: str, column: ColumnSpec) -> pa.Array:
+    """Canonical text of one contract column's values read by a reader of `kind`."""
+    if kind == TYPED:
+        return canonical.canonical_typed(values, column.type, column.values)
+    return canonical.canonical_from_text(_text_of(values, kind), column.type, column.values)
+
+
+# logical types whose values repeat (prices, flags, plans, days): canonicalized once per distinct value
+_REPEATING = ("boolean", "integer", "decimal", "date", "enum")
+_DISTINCT_SHARE = 0.25  # ... when at most this share of the values is distinct
+
+
+def _canonical_distinct(values: pa.Array, kind: str, column: ColumnSpec) -> pa.Array:
+    """`canonical_values`, computed once per distinct value where values repeat (the result is per value)."""
+    if column.type in _REPEATING and len(values) >= 1024 and not pa.types.is_null(values.type):
+        encoded = pc.dictionary_encode(values)
+        if len(encoded.dictionary) <= _DISTINCT_SHARE * len(values):
+            return canonical_values(encoded.dictionary, kind, column).take(encoded.indices)
+    return canonical_values(values, kind, column)
+
+
+def _staged_column(column: ColumnSpec, pieces: list[tuple[int, pa.Array, str]], sizes: np.ndarray) -> pa.Array:
+    """One contract column over the batch, in file order.
+
+    The files' values are canonicalized per (reader kind, Arrow type) group at once; each file's
+    slice of its group's result is then laid back in file order (files without the column: null).
     """
-
-    def transform(df: DataFrame) -> DataFrame:
-        texts = [text_column(i) for i in range(len(spec.columns))]
-        cleaned = {t: clean(F.col(t)) for t in texts}
-        cleaned[texts[0]] = F.when(_barrier(), F.col(texts[0])).otherwise(cleaned[texts[0]])
-        df = df.withColumns(cleaned)
-        barrier = _barrier()
-        out = []
-        for i, col in enumerate(spec.columns):
-            text, done = F.col(text_column(i)), F.col(done_column(i))
-            if col.type == "string":
-                value = text
-            else:
-                value = F.when(done | barrier, text).otherwise(
-                    canonical_from_text(text, col.type, col.values)
-                )
-                barrier = F.lit(False)  # one non-deterministic term is enough
-            out.append(value.alias(col.name))
-        return df.select(*out, RESCUED, FILE_KEY, MALFORMED, BAD_TEXT)
-
-    return transform
-
-
-def _barrier() -> Column:
-    """A never-true, non-deterministic condition (see `canonical_values`)."""
-    return F.spark_partition_id() < 0
-
-
-def duplicate_names(names: Sequence[str]) -> list[str]:
-    """Names that collide once normalized (`sAmount` and ` SAMOUNT `): the file is ambiguous."""
-    seen: dict[str, str] = {}
-    dups = []
-    for name in names:
-        key = normalize_name(name)
-        if key in seen:
-            dups.append(f"{seen[key]!r}/{name!r}")
+    by_file = {f: (values, kind) for f, values, kind in pieces}
+    groups: dict[tuple[str, pa.DataType], list[pa.Array]] = defaultdict(list)
+    runs: list[tuple[tuple[str, pa.DataType] | None, int]] = []  # (group or None for nulls, rows), in file order
+    for f, size in enumerate(sizes):
+        key = None
+        if f in by_file:
+            values, kind = by_file[f]
+            key = (kind, values.type)
+            groups[key].append(values)
+        if runs and runs[-1][0] == key:
+            runs[-1] = (key, runs[-1][1] + int(size))
         else:
-            seen[key] = name
-    return dups
+            runs.append((key, int(size)))
+    results = {
+        key: _canonical_distinct(members[0] if len(members) == 1 else pa.concat_arrays(members), key[0], column)
+        for key, members in groups.items()
+    }
+    if len(runs) == 1:
+        key, size = runs[0]
+        return results[key].cast(STRING) if key is not None else pa.nulls(size, STRING)
+    used = dict.fromkeys(results, 0)
+    parts = []
+    for key, size in runs:
+        if key is None:
+            parts.append(pa.nulls(size, STRING))
+        else:
+            parts.append(results[key].slice(used[key], size).cast(STRING))
+            used[key] += size
+    return pa.concat_arrays(parts)
 
 
-def _rescued_map(keys: Sequence[str], values: Sequence[Column]) -> Column:
-    """A map of the non-null `values` by `keys` (empty when there are none)."""
-    if not keys:
-        return F.create_map().cast(RESCUED_TYPE)
-    pairs = F.map_from_arrays(F.array(*[F.lit(k) for k in keys]), F.array(*values))
-    return F.map_filter(pairs, lambda _k, v: v.isNotNull())
+def _entries(n: int, keys: list[str], texts: list[pa.Array]) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """(entries per row, keys, values) of one file's `_rescued` maps: its non-null texts by key, in column order."""
+    if not texts:
+        return np.zeros(n, dtype=np.int64), pa.array([], STRING), pa.array([], STRING)
+    valid = np.stack([c.is_valid().to_numpy(zero_copy_only=False) for c in texts], axis=1)
+    rows, which = np.nonzero(valid)  # row-major: each row's entries in column order
+    stacked = pa.concat_arrays(texts)
+    items = stacked.take(pa.array(which * n + rows))
+    return valid.sum(axis=1), pa.array(keys, STRING).take(pa.array(which)), items
 
 
-# ---------------------------------------------------------------- parquet: typed columns
+def repeated(values: Sequence[str], counts: np.ndarray) -> pa.Array:
+    """A string array holding `values[i]` `counts[i]` times, in order (built from bytes, not per row)."""
+    encoded = [v.encode("utf-8") for v in values]
+    data = b"".join(e * int(c) for e, c in zip(encoded, counts, strict=True))
+    lengths = np.repeat(np.array([len(e) for e in encoded], dtype=np.int64), counts)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        return pa.Array.from_buffers(pa.large_string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)]).cast(STRING)
+    return pa.Array.from_buffers(STRING, len(lengths), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
 
 
-def text_typed(spec: TableSpec, raw: DataFrame) -> DataFrame:
-    """Text stage of a typed read (Parquet): every field turned to text by its own physical type.
+def _lineage(sources: Sequence[Source], sizes: np.ndarray) -> list[pa.Array]:
+    return [repeated([getattr(s, attr) for s in sources], sizes) for attr in ("store_id", "path", "export_id")]
 
-    `raw` holds the fields of a group of files read with one schema (names as written, any case
-    and padding) plus `_file_key`. A contract column may appear under several spellings in a
-    group (one per file); each file has at most one of them, so they are coalesced.
-    """
+
+def staged_batch(spec: TableSpec, files: Sequence[tuple[Source, RawExport]]) -> pa.RecordBatch:
+    """The staged rows of the files a task read (`arrow_schema(spec)`), in file order."""
     contract = {c.name.lower(): i for i, c in enumerate(spec.columns)}
-    fields: dict[int, list[int]] = {i: [] for i in range(len(spec.columns))}
-    rescued: dict[str, list[int]] = {}
-    first = []  # one text and one flag column per field
-    for j, fld in enumerate(f for f in raw.schema.fields if f.name != FILE_KEY):
-        key = normalize_name(fld.name)
-        i = contract.get(key)
-        col = raw[f"`{fld.name}`"]
-        if i is not None:
-            logical = spec.columns[i]
-            text, done = physical_text(col, logical.type, fld.dataType, cleaned=False)  # see canonical_values
-            fields[i].append(j)
-        else:
-            text, done = physical_text(col, "string", fld.dataType)
-            rescued.setdefault(key, []).append(j)
-        first += [text.alias(f"__a{j}"), done.alias(f"__d{j}")]
-    staged = raw.select(*first, FILE_KEY)
-    out = []
-    for i, js in fields.items():
-        if not js:
-            text, done = F.lit(None).cast("string"), F.lit(True)
-        elif len(js) == 1:
-            text, done = F.col(f"__a{js[0]}"), F.col(f"__d{js[0]}")
-        else:
-            text = F.coalesce(*[F.col(f"__a{j}") for j in js])
-            done = F.coalesce(*[F.when(F.col(f"__a{j}").isNotNull(), F.col(f"__d{j}")) for j in js], F.lit(True))
-        out += [text.alias(text_column(i)), done.alias(done_column(i))]
-    keys = sorted(rescued)
-    values = [F.coalesce(*[F.col(f"__a{j}") for j in rescued[k]]) for k in keys]
-    return staged.select(
-        *out,
-        _rescued_map(keys, values).alias(RESCUED),
-        F.col(FILE_KEY),
-        F.lit(False).alias(MALFORMED),
-        F.lit(False).alias(BAD_TEXT),
+    sizes = np.array([raw.num_rows for _, raw in files], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    total = int(starts[-1])
+    pieces: list[list[tuple[int, pa.Array, str]]] = [[] for _ in spec.columns]
+    counts, keys, items = [], [], []
+    malformed = np.zeros(total, dtype=bool)
+    for f, (_, raw) in enumerate(files):
+        rescued_keys, rescued_texts = [], []
+        for name, values in zip(raw.names, raw.columns, strict=True):
+            key = normalize_name(name)
+            i = contract.get(key)
+            if i is not None:
+                pieces[i].append((f, values, raw.kind))
+            else:
+                rescued_keys.append(key)
+                rescued_texts.append(_text_of(values, raw.kind))
+        if raw.kind in (TYPED, JSON):  # Parquet and JSON (any path): unknown columns in name order; CSV: header order
+            order = sorted(range(len(rescued_keys)), key=lambda j: rescued_keys[j])
+            rescued_keys, rescued_texts = [rescued_keys[j] for j in order], [rescued_texts[j] for j in order]
+        if raw.malformed is not None:
+            malformed[starts[f] : starts[f + 1]] = raw.malformed
+            if raw.corrupt is not None:
+                rescued_keys.append(CORRUPT_RECORD)
+                rescued_texts.append(raw.corrupt)
+        n, k, v = _entries(raw.num_rows, rescued_keys, rescued_texts)
+        counts.append(n)
+        keys.append(k)
+        items.append(v)
+    columns = [_staged_column(col, pieces[i], sizes) for i, col in enumerate(spec.columns)]
+    offsets = np.zeros(total + 1, dtype=np.int32)
+    if counts:
+        np.cumsum(np.concatenate(counts), out=offsets[1:])
+    rescued = pa.MapArray.from_arrays(
+        pa.array(offsets), pa.concat_arrays(keys) if keys else pa.array([], STRING),
+        pa.concat_arrays(items) if items else pa.array([], STRING),
+    ).cast(RESCUED_ARROW)
+    store, path, export = _lineage([s for s, _ in files], sizes)
+    flags = [pa.array(malformed), pa.array(np.zeros(total, dtype=bool)), pa.nulls(total, STRING)]
+    return pa.RecordBatch.from_arrays([*columns, rescued, store, path, export, *flags], schema=arrow_schema(spec))
+
+
+def error_batch(spec: TableSpec, failures: Sequence[tuple[Source, str, str]]) -> pa.RecordBatch:
+    """One row per file that could not be read: its lineage and `_file_error` = "<reason>: <detail>"."""
+    n = len(failures)
+    sources = [s for s, _, _ in failures]
+    store, path, export = _lineage(sources, np.ones(n, dtype=np.int64))
+    empty = pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], STRING), pa.array([], STRING))
+    errors = pa.array([f"{reason}: {detail}" for _, reason, detail in failures], STRING)
+    no = pa.array(np.zeros(n, dtype=bool))
+    columns = [pa.nulls(n, STRING) for _ in spec.columns]
+    return pa.RecordBatch.from_arrays(
+        [*columns, empty.cast(RESCUED_ARROW), store, path, export, no, no, errors], schema=arrow_schema(spec)
     )
 
 
-# ---------------------------------------------------------------- CSV: positional text
+def file_error(text: str) -> tuple[str, str]:
+    """(reason, detail) of a `_file_error` value."""
+    reason, _, detail = text.partition(": ")
+    return reason, detail
 
-
-def csv_layout(spec: TableSpec, header: Sequence[str]) -> tuple[list[int | None], list[str], list[int]]:
-    """(1-based position of each contract column or None, rescued keys, their positions) of a header."""
-    where = {normalize_name(name): i + 1 for i, name in enumerate(header)}
-    contract = {c.name.lower() for c in spec.columns}
-    positions = [where.get(c.name.lower()) for c in spec.columns]
-    rescued = [
-        (normalize_name(name) or f"_c{i}", i + 1)
-        for i, name in enumerate(header)
-        if normalize_name(name) not in contract
-    ]
-    return positions, [k for k, _ in rescued], [p for _, p in rescued]
-
-
-def text_csv(spec: TableSpec, raw: DataFrame, width: int) -> DataFrame:
-    """Text stage of a positional CSV read of files with `width` columns.
-
-    `raw` holds `c0`..`c<width-1>` (text), `_corrupt_record`, `_file_key` and, joined per file,
-    `_file_columns` (position of each contract column) and `_file_rescued_keys`/`_pos`.
-    """
-    staged = raw.select(
-        F.array(*[F.col(f"c{i}") for i in range(width)]).alias("__v"),
-        CORRUPT_RECORD,
-        FILE_KEY,
-        FILE_COLUMNS,
-        FILE_RESCUED_KEYS,
-        FILE_RESCUED_POS,
-    )
-    values = F.col("__v")
-    # each contract column's raw value as a column of its own: the U+FFFD check below looks at it again
-    picked = staged.select(
-        *[F.element_at(values, F.element_at(F.col(FILE_COLUMNS), i + 1)).alias(f"__r{i}") for i in range(len(spec.columns))],
-        "__v",
-        CORRUPT_RECORD,
-        FILE_KEY,
-        FILE_RESCUED_KEYS,
-        FILE_RESCUED_POS,
-    )
-    out = []
-    for i, col in enumerate(spec.columns):  # cleaned in `canonical_values`
-        out += [F.col(f"__r{i}").alias(text_column(i)), F.lit(col.type == "string").alias(done_column(i))]
-    # most files have no unknown columns: the (interpreted) map building runs only for those that do
-    rescued = F.when(
-        F.size(F.col(FILE_RESCUED_POS)) > 0,
-        F.map_filter(
-            F.map_from_arrays(
-                F.col(FILE_RESCUED_KEYS),
-                F.transform(F.col(FILE_RESCUED_POS), lambda p: _clean_in_lambda(F.element_at(values, p))),
-            ),
-            lambda _k, v: v.isNotNull(),
-        ),
-    ).otherwise(F.create_map().cast(RESCUED_TYPE))
-    malformed = F.col(CORRUPT_RECORD).isNotNull()
-    rescued = F.when(
-        malformed, F.map_concat(rescued, F.create_map(F.lit(CORRUPT_RECORD), F.col(CORRUPT_RECORD)))
-    ).otherwise(rescued)
-    texted = picked.select(*out, rescued.alias(RESCUED), F.col(FILE_KEY), malformed.alias(MALFORMED), CORRUPT_RECORD)
-    # every value of a record is a contract column's text or a rescued value (white space trimmed
-    # keeps U+FFFD), so looking at those finds what the reader could not decode
-    bad_text = F.lit(False)
-    for i in range(len(spec.columns)):
-        bad_text = bad_text | F.coalesce(F.col(text_column(i)).contains(REPLACEMENT_CHAR), F.lit(False))
-    bad_text = (
-        bad_text
-        | F.coalesce(F.col(CORRUPT_RECORD).contains(REPLACEMENT_CHAR), F.lit(False))
-        | ((F.size(RESCUED) > 0) & F.exists(F.map_values(RESCUED), lambda v: v.contains(REPLACEMENT_CHAR)))
-    )
-    return texted.select(*text_schema(spec).names[:-1], bad_text.alias(BAD_TEXT))
-
-
-# ---------------------------------------------------------------- JSON lines: one map per line
-
-
-def text_json_lines(spec: TableSpec, raw: DataFrame) -> DataFrame:
-    """Text stage of JSON lines read as text (`value`, `_file_key`); blank lines are dropped.
-
-    Each line is parsed into a map of member -> text (numbers, booleans and nested values as
-    their JSON text), so member names may differ in case and padding per line. A line that is
-    not a JSON object, or names one column twice, is `_malformed` and keeps its text in
-    `_rescued['_corrupt_record']`.
-    """
-    line = F.col("value")
-    line = F.when(line.startswith("\ufeff"), F.expr("substring(value, 2)")).otherwise(line)
-    parsed = (
-        raw.select(line.alias("value"), F.col(FILE_KEY))
-        .filter(clean(F.col("value")).isNotNull())
-        .select("value", FILE_KEY, F.from_json(F.col("value"), T.MapType(T.StringType(), T.StringType())).alias("_m"))
-        .select(
-            "value",
-            FILE_KEY,
-            "_m",
-            F.transform(F.map_keys("_m"), _normalize_name_col).alias("_k"),
-            F.map_values("_m").alias("_v"),
-        )
-    )
-    keys, vals = F.col("_k"), F.col("_v")
-    malformed = F.col("_m").isNull() | (F.size(F.array_distinct(keys)) < F.size(keys))
-    positions = [F.array_position(keys, c.name.lower()) for c in spec.columns]
-    # each contract column's raw value as a column of its own (cleaned in `canonical_values`)
-    parsed = parsed.select(
-        "value",
-        FILE_KEY,
-        "_m",
-        "_k",
-        malformed.alias("_malformed_line"),
-        *[F.when(pos > 0, F.element_at(vals, pos.cast("int"))).alias(f"__r{i}") for i, pos in enumerate(positions)],
-        sum((pos > 0).cast("int") for pos in positions).alias("_known"),
-    )
-    malformed = F.col("_malformed_line")
-    out = []
-    for i, col in enumerate(spec.columns):  # cleaned in `canonical_values`
-        text = F.when(~malformed, F.col(f"__r{i}"))
-        out += [text.alias(text_column(i)), F.lit(col.type == "string").alias(done_column(i))]
-    contract = F.array(*[F.lit(c.name.lower()) for c in spec.columns])
-    unknown = F.map_filter(
-        F.col("_m"), lambda k, v: ~F.array_contains(contract, _normalize_name_col(k)) & _clean_in_lambda(v).isNotNull()
-    )
-    rescued = F.transform_values(
-        F.transform_keys(unknown, lambda k, _v: _normalize_name_col(k)), lambda _k, v: _clean_in_lambda(v)
-    )
-    # most lines name only contract columns: the (interpreted) map building runs only for those that do not
-    rescued = F.when(F.size(keys) > F.col("_known"), rescued).otherwise(F.create_map().cast(RESCUED_TYPE))
-    rescued = F.when(malformed, F.create_map(F.lit(CORRUPT_RECORD), F.col("value"))).otherwise(rescued)
-    bad_text = F.encode(F.col("value"), "UTF-8") != F.col("value").cast("binary")
-    return parsed.select(*out, rescued.alias(RESCUED), F.col(FILE_KEY), malformed.alias(MALFORMED), bad_text.alias(BAD_TEXT))

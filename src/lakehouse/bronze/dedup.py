@@ -20,17 +20,21 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.bronze.cast import RESCUED, RESCUED_TYPE
 from lakehouse.config import TableSpec
+from lakehouse.contract import (
+    EXPORT_ID,
+    INGESTED_AT,
+    REASON,
+    RESCUED,
+    RUN_ID,
+    SEQUENCE,
+    SOURCE_FILE,
+    STORE_ID,
+    bronze_quarantine_schema,
+    bronze_schema,
+    fallback_column,
+)
 
-SEQUENCE = "_sequence"
-REASON = "_reason"
-STORE_ID = "_store_id"
-SOURCE_FILE = "_source_file"
-EXPORT_ID = "_export_id"
-RUN_ID = "_run_id"
-INGESTED_AT = "_ingested_at"
-LINEAGE = (STORE_ID, SOURCE_FILE, EXPORT_ID, RUN_ID, INGESTED_AT)
 ORDER_BY = (SEQUENCE, EXPORT_ID, SOURCE_FILE)
 
 NULL_MERGE_KEY = "null_merge_key"
@@ -41,10 +45,6 @@ MALFORMED_RECORD = "malformed_record"
 _SEQUENCE_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"
 
 
-def fallback_column(name: str) -> str:
-    """The bronze column holding the lower-cased fallback key value of contract column `name`."""
-    return f"_fallback_{name}"
-
 
 def merge_keys(spec: TableSpec) -> list[str]:
     """The table-layer merge key of the entity: the contract key plus any fallback columns."""
@@ -54,26 +54,6 @@ def merge_keys(spec: TableSpec) -> list[str]:
     return keys
 
 
-def bronze_schema(spec: TableSpec) -> T.StructType:
-    """The columns of `bronze.<entity>`, in order."""
-    fields = [T.StructField(c.name, T.StringType(), True) for c in spec.columns]
-    if spec.allow_null_merge_keys:
-        fields += [T.StructField(fallback_column(c), T.StringType(), True) for c in spec.null_key_fallback]
-    fields += [
-        T.StructField(SEQUENCE, T.TimestampType(), True),
-        T.StructField(RESCUED, RESCUED_TYPE, True),
-        T.StructField(STORE_ID, T.StringType(), True),
-        T.StructField(SOURCE_FILE, T.StringType(), True),
-        T.StructField(EXPORT_ID, T.StringType(), True),
-        T.StructField(RUN_ID, T.StringType(), True),
-        T.StructField(INGESTED_AT, T.TimestampType(), True),
-    ]
-    return T.StructType(fields)
-
-
-def quarantine_schema(spec: TableSpec) -> T.StructType:
-    """The columns of `quarantine.bronze_<entity>`: the bronze columns and `_reason`."""
-    return T.StructType([*bronze_schema(spec).fields, T.StructField(REASON, T.StringType(), True)])
 
 
 def sequence(spec: TableSpec) -> Column:
@@ -162,6 +142,6 @@ def quarantine_rows(spec: TableSpec) -> Callable[[DataFrame], DataFrame]:
     """Rows bronze cannot merge (with a `_reason`), in the quarantine columns."""
 
     def transform(df: DataFrame) -> DataFrame:
-        return df.filter(F.col(REASON).isNotNull()).select(*quarantine_schema(spec).names)
+        return df.filter(F.col(REASON).isNotNull()).select(*bronze_quarantine_schema(spec).names)
 
     return transform

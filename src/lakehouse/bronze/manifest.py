@@ -8,52 +8,20 @@ reason, for people to look at.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import types as T
+from pyspark.sql import functions as F
 
 from lakehouse.bronze.discover import ExportFile
+from lakehouse.config import TableSpec
+from lakehouse.contract import BRONZE_FILES, BRONZE_MANIFEST, OPS_SCHEMAS, bronze_table
 from lakehouse.tables import TableStore
-
-MANIFEST = "ops.bronze_manifest"
-BAD_FILES = "quarantine.bronze_files"
 
 MERGED = "merged"
 BAD = "bad"
-
-MANIFEST_SCHEMA = T.StructType(
-    [
-        T.StructField("path", T.StringType(), True),
-        T.StructField("entity", T.StringType(), True),
-        T.StructField("store_id", T.StringType(), True),
-        T.StructField("export_id", T.StringType(), True),
-        T.StructField("format", T.StringType(), True),
-        T.StructField("size", T.LongType(), True),
-        T.StructField("mtime_ms", T.LongType(), True),
-        T.StructField("status", T.StringType(), True),  # merged | bad
-        T.StructField("rows", T.LongType(), True),  # rows read from the file (0 for bad files)
-        T.StructField("run_id", T.StringType(), True),
-        T.StructField("recorded_at", T.TimestampType(), True),
-    ]
-)
-
-BAD_FILES_SCHEMA = T.StructType(
-    [
-        T.StructField("path", T.StringType(), True),
-        T.StructField("entity", T.StringType(), True),
-        T.StructField("store_id", T.StringType(), True),
-        T.StructField("export_id", T.StringType(), True),
-        T.StructField("format", T.StringType(), True),
-        T.StructField("size", T.LongType(), True),
-        T.StructField("reason", T.StringType(), True),  # a code: corrupt_parquet, not_utf8, ...
-        T.StructField("detail", T.StringType(), True),  # the reader's message
-        T.StructField("run_id", T.StringType(), True),
-        T.StructField("detected_at", T.TimestampType(), True),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -67,9 +35,9 @@ class BadFile:
 
 def known_files(tables: TableStore) -> set[tuple[str, int, int]]:
     """(path, size, mtime) of every file in the manifest (empty when there is none yet)."""
-    if not tables.exists(MANIFEST):
+    if not tables.exists(BRONZE_MANIFEST):
         return set()
-    rows = tables.read(MANIFEST).select("path", "size", "mtime_ms").distinct().collect()  # one row per file
+    rows = tables.read(BRONZE_MANIFEST).select("path", "size", "mtime_ms").distinct().collect()  # one row per file
     return {(r["path"], int(r["size"]), int(r["mtime_ms"])) for r in rows}
 
 
@@ -96,7 +64,7 @@ def manifest_frame(
          b.export.mtime_ms, BAD, 0, run_id, at)
         for b in bad
     ]
-    return spark.createDataFrame(rows, MANIFEST_SCHEMA)
+    return spark.createDataFrame(rows, OPS_SCHEMAS[BRONZE_MANIFEST])
 
 
 def bad_files_frame(spark: SparkSession, bad: Iterable[BadFile], run_id: str, detected_at: datetime) -> DataFrame:
@@ -106,4 +74,35 @@ def bad_files_frame(spark: SparkSession, bad: Iterable[BadFile], run_id: str, de
          b.reason, b.detail, run_id, detected_at)
         for b in bad
     ]
-    return spark.createDataFrame(rows, BAD_FILES_SCHEMA)
+    return spark.createDataFrame(rows, OPS_SCHEMAS[BRONZE_FILES])
+
+
+def merged_paths(tables: TableStore) -> set[str]:
+    """Paths of the exports the manifest records as merged (what a full refresh would read again)."""
+    if not tables.exists(BRONZE_MANIFEST):
+        return set()
+    rows = tables.read(BRONZE_MANIFEST).where(F.col("status") == MERGED).select("path").distinct().collect()
+    return {r["path"] for r in rows}
+
+
+def bronze_entity(name: str, specs: Mapping[str, TableSpec]) -> str | None:
+    """The entity whose bronze table `name` is, None for any other table."""
+    return next((entity for entity in specs if bronze_table(entity) == name), None)
+
+
+def forget_merged_after(tables: TableStore, entity: str, committed_at: datetime) -> int:
+    """Drop the manifest rows of `entity` recorded after `committed_at`; returns how many.
+
+    After `bronze.<entity>` is rolled back to a version committed at `committed_at`, the exports
+    merged by later runs are no longer in it: forgetting them makes the next bronze run read them
+    again (runs hold the warehouse lock one after another, so a later run started after that
+    version was committed).
+    """
+    if not tables.exists(BRONZE_MANIFEST):
+        return 0
+    manifest = tables.read(BRONZE_MANIFEST)
+    later = (F.col("entity") == entity) & (F.col("recorded_at") > F.lit(committed_at).cast("timestamp"))
+    forgotten = manifest.where(later).count()
+    if forgotten:
+        tables.overwrite(BRONZE_MANIFEST, manifest.where(~later))
+    return forgotten

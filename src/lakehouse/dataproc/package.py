@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import subprocess
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,22 +27,30 @@ VENDORED = (
     "pygments",
     "typing-extensions",
     "delta-spark",
+    "tenacity",  # webhook retries (lakehouse.ops.notify)
 )
 
-# What the jobs need from the runtime image itself (compiled, or part of Spark).
+# What the jobs import from the runtime image itself (compiled, or part of Spark), with their own
+# dependencies: the Serverless 2.2 runtime's conda environment and the Dataproc 2.2 images carry
+# them (pydantic must be 2.6 or later; google-cloud-storage only for a warehouse on gs://, whose
+# writer lock it takes; its dependencies requests and google-auth post and authorize the alert
+# webhooks). A test imports every step from the code zip with only these. plotly and deltalake
+# serve the local read-only commands and the HTML report, never a job.
 RUNTIME_PROVIDED = (
     "pyspark",
     "py4j",
-    "pydantic>=2.6 (with pydantic-core)",
+    "pydantic",
     "pyyaml",
     "numpy",
     "pandas",
     "pyarrow",
+    "google-cloud-storage",
 )
 
 HOME_ALIAS = "lakehouse_home"  # folder the conf bundle is unpacked into (archive_uris `#alias`)
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entries carry no build time: same content, same bytes
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dylib")
+SOURCE_SUFFIXES = (".py", ".sql", ".yaml", ".yml")  # what the package and its conf bundle are made of
 
 
 @dataclass(frozen=True)
@@ -64,13 +73,33 @@ def content_hash(entries: Iterable[tuple[str, bytes]], length: int = 16) -> str:
     return digest.hexdigest()[:length]
 
 
-def _tree_entries(root: Path, prefix: str, suffixes: Sequence[str] | None = None) -> list[tuple[str, bytes]]:
-    """(arcname, bytes) of the files under `root`, named `<prefix>/<relative path>`, caches skipped."""
+def tracked_files(folder: Path) -> set[Path] | None:
+    """The files under `folder` that git tracks, or None when `folder` is not in a git checkout (or git is missing)."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--", "."], cwd=folder, capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return {(folder / name).resolve() for name in out.stdout.decode("utf-8").split("\0") if name}
+
+
+def _tree_entries(root: Path, prefix: str, suffixes: Sequence[str] = SOURCE_SUFFIXES) -> list[tuple[str, bytes]]:
+    """(arcname, bytes) of the source files under `root`, named `<prefix>/<relative path>`.
+
+    Only what a checkout's author meant to ship: files git tracks (when `root` is in a checkout),
+    of the `suffixes` kinds, with no hidden part in their path, so a local `.env`, data files or
+    untracked secrets next to the code never leave the machine.
+    """
+    tracked = tracked_files(root)
     entries = []
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or "__pycache__" in path.parts or path.name.endswith(_SKIP_SUFFIXES):
+        rel_parts = path.relative_to(root).parts
+        if not path.is_file() or "__pycache__" in rel_parts or any(p.startswith(".") for p in rel_parts):
             continue
-        if suffixes is not None and path.suffix not in suffixes:
+        if path.suffix not in suffixes or (tracked is not None and path.resolve() not in tracked):
             continue
         rel = path.relative_to(root).as_posix()
         entries.append((f"{prefix}/{rel}" if prefix else rel, path.read_bytes()))

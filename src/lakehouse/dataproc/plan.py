@@ -15,9 +15,8 @@ from google.protobuf import json_format
 from lakehouse.config import RunProfile, Settings
 from lakehouse.dataproc.package import HOME_ALIAS, Artifact
 from lakehouse.errors import UserError
-from lakehouse.session import DELTA_CATALOG, DELTA_EXTENSION, base_conf
+from lakehouse.session import base_conf
 
-JOBS = ("bronze_merge", "silver_clean", "gold_kpis", "churn_scoring", "pipeline")
 GIT_SHA_ENV = "LAKEHOUSE_GIT_SHA"
 # Serverless rejects YARN and external-shuffle properties (the batch fails), and sets the master.
 SERVERLESS_FORBIDDEN = ("spark.yarn.", "spark.shuffle.service.", "spark.master", "spark.submit.deployMode")
@@ -79,12 +78,6 @@ def job_arguments(env: str, profile: str, run_id: str, extra: Sequence[str] = ()
     return [*args, *extra]
 
 
-def _delta_conf(settings: Settings) -> dict[str, str]:
-    if settings.table_format != "delta":
-        return {}
-    return {"spark.sql.extensions": DELTA_EXTENSION, "spark.sql.catalog.spark_catalog": DELTA_CATALOG}
-
-
 def serverless_properties(settings: Settings, profile: RunProfile, git_sha: str) -> dict[str, str]:
     """Spark properties of a Serverless batch: session defaults, the profile, its shape, env vars.
 
@@ -96,7 +89,6 @@ def serverless_properties(settings: Settings, profile: RunProfile, git_sha: str)
     if shape is None:
         raise UserError(f"run profile {profile.name!r} has no serverless: section")
     props = base_conf(settings, profile)
-    props.update(_delta_conf(settings))
     props.update(
         {
             "spark.driver.cores": str(shape.driver_cores),
@@ -128,7 +120,6 @@ def cluster_properties(settings: Settings, profile: RunProfile, git_sha: str) ->
     folder (as on Serverless) and gets the git sha through `spark.yarn.appMasterEnv.*`.
     """
     props = base_conf(settings, profile)
-    props.update(_delta_conf(settings))
     props.update(
         {
             "spark.submit.deployMode": "cluster",
@@ -239,6 +230,11 @@ def _wire(message) -> dict:
         props.clear()
         props.update(props_sorted)
     return body
+
+
+def batch_body(request: dataproc_v1.CreateBatchRequest) -> dict:
+    """The JSON body of a `batches.create` request (the Batch, camelCase, as the REST client sends it)."""
+    return _wire(request.batch)
 
 
 def describe_request(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakehouse.generate import dirt as dirt_mod
 from lakehouse.generate import entities as ent
@@ -38,6 +39,8 @@ from lakehouse.generate.world import NO_CANCEL, Calendar, World, build_world, fr
 ENTITY_CODES = {name: i + 1 for i, name in enumerate(ENTITIES)}
 DEFAULT_END_DATE = date(2026, 9, 30)
 DEFAULT_MONTHS = 24
+# how often a store exports: days an export covers (monthly: the whole month, one export)
+CADENCES = {"monthly": None, "weekly": 7, "daily": 1}
 STORE_DIR = re.compile(r"store_\d+")
 
 
@@ -211,8 +214,10 @@ class DialectPlan:
 class StoreWriter:
     """Writes every export of one store: frames -> dirt -> encoding -> files, counting as it goes."""
 
-    def __init__(self, world: World, out: Path, store: int, dialects: DialectPlan, plan: dirt_mod.DirtPlan):
+    def __init__(self, world: World, out: Path, store: int, dialects: DialectPlan, plan: dirt_mod.DirtPlan,
+                 cadence: str = "monthly"):
         self.w = world
+        self.period = CADENCES[cadence]
         self.out = out
         self.s = store
         self.store_id = world.store_ids[store]
@@ -226,9 +231,14 @@ class StoreWriter:
     def _rng(self, purpose: int, entity: str, month: int, seq: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.w.seed, purpose, ENTITY_CODES[entity], self.s, month, seq])
 
-    def _write(self, entity: str, month: int, ext: str, data: bytes, rows: int | None) -> Path:
-        self.seq[(entity, month)] += 1
-        export_id = self.w.cal.export_id(month, self.seq[(entity, month)])
+    def _write(self, entity: str, month: int, ext: str, data: bytes, rows: int | None, day: int | None = None) -> Path:
+        """Write one file; its export id is the month's last day (or `day`, for a shorter cadence) and a serial."""
+        if day is None:
+            self.seq[(entity, month)] += 1
+            export_id = self.w.cal.export_id(month, self.seq[(entity, month)])
+        else:
+            self.seq[(entity, month, day)] += 1
+            export_id = f"{from_day(day):%Y%m%d}T235900_{self.seq[(entity, month, day)]:04d}"
         path = self.out / self.store_id / entity / f"{export_id}.{ext}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -257,6 +267,8 @@ class StoreWriter:
             frame = dirt_mod.concat(parts)
         dialect = self.dialects.get(self.s, entity, month)
         file_kinds = self.plan.file_dirt(self.done, entity, self.s, month, clean_rows, rng)
+        parts = self._periods(frame, month)
+        day, frame = parts[-1]  # file dirt goes around the period exported last
         physical = encode(frame, entity, dialect, rng)
         data = serialize(physical, dialect)
         self._count_styles(entity, dialect, physical)
@@ -270,19 +282,23 @@ class StoreWriter:
                     "parquet",
                     dirt_mod.truncated_parquet(parquet_bytes(encode(frame, entity, pq_dialect, rng))),
                     None,
+                    day,
                 )
             elif kind == "corrupt_binary_csv":
-                self._write(entity, month, "csv", dirt_mod.binary_garbage(rng), None)
+                self._write(entity, month, "csv", dirt_mod.binary_garbage(rng), None, day)
             elif kind == "corrupt_encoding_csv":
                 text = csv_bytes(encode(frame, entity, replace(dialect, fmt="csv").fits(), rng))
-                self._write(entity, month, "csv", dirt_mod.wrong_encoding(text), None)
+                self._write(entity, month, "csv", dirt_mod.wrong_encoding(text), None, day)
             else:
                 continue
             self.stats.dirt[kind] += 1
-        self._write(entity, month, dialect.ext, data, frame.num_rows)
+        for part_day, part in parts[:-1]:
+            self._write(entity, month, dialect.ext, serialize(encode(part, entity, dialect, rng), dialect), part.num_rows,
+                        part_day)
+        self._write(entity, month, dialect.ext, data, frame.num_rows, day)
         for kind in file_kinds:
             if kind == "exact_duplicate_file":
-                self._write(entity, month, dialect.ext, data, frame.num_rows)
+                self._write(entity, month, dialect.ext, data, frame.num_rows, day)
             elif kind == "same_rows_other_format":
                 other_fmt = FORMATS[(FORMATS.index(dialect.fmt) + 1 + int(rng.integers(0, 2))) % 3]
                 other = replace(dialect, fmt=other_fmt).fits()
@@ -292,18 +308,37 @@ class StoreWriter:
                     other.ext,
                     serialize(encode(frame, entity, other, rng), other),
                     frame.num_rows,
+                    day,
                 )
             elif kind == "empty_csv_header_only":
                 header = encode(frame.slice(0, 0), entity, replace(dialect, fmt="csv").fits(), rng)
-                self._write(entity, month, "csv", csv_bytes(header, bom=dialect.bom), 0)
+                self._write(entity, month, "csv", csv_bytes(header, bom=dialect.bom), 0, day)
             elif kind == "empty_parquet":
                 empty = encode(frame.slice(0, 0), entity, replace(dialect, fmt="parquet").fits(), rng)
-                self._write(entity, month, "parquet", parquet_bytes(empty), 0)
+                self._write(entity, month, "parquet", parquet_bytes(empty), 0, day)
             elif kind == "empty_json":
-                self._write(entity, month, "json", b"", 0)
+                self._write(entity, month, "json", b"", 0, day)
             else:
                 continue
             self.stats.dirt[kind] += 1
+
+    def _periods(self, frame: pa.Table, month: int) -> list[tuple[int | None, pa.Table]]:
+        """The month's rows cut into the cadence's exports: (last day of the period, rows), by `dtUpdated`.
+
+        Monthly: one export (day None: the month's id). Shorter cadences: one export per period that
+        has rows (a row's day clipped into the month; no `dtUpdated`: the month's last day), or one
+        empty export at the month's end when the month has no rows.
+        """
+        if self.period is None:
+            return [(None, frame)]
+        first = int(self.w.cal.month_start[month])
+        last = int(self.w.cal.month_start[month + 1]) - 1
+        if frame.num_rows == 0:
+            return [(last, frame)]
+        updated = pc.fill_null(frame.column("dtUpdated").combine_chunks(), last * 86400).to_numpy(zero_copy_only=False)
+        days = np.clip(np.floor_divide(updated, 86400), first, last)
+        ends = np.minimum(first + ((days - first) // self.period + 1) * self.period - 1, last)
+        return [(int(end), frame.take(pa.array(np.flatnonzero(ends == end)))) for end in np.unique(ends)]
 
     def _count_styles(self, entity: str, dialect: Dialect, physical: pa.Table) -> None:
         styles = self.stats.styles
@@ -383,12 +418,12 @@ class StoreWriter:
 # --------------------------------------------------------------------------------------------------
 # entry point
 
-_WORLD: tuple | None = None  # (world, out, dialects, plan) inherited by forked workers
+_WORLD: tuple | None = None  # (world, out, dialects, plan, cadence) inherited by forked workers
 
 
 def _run_store(store: int) -> GenerateStats:
-    world, out, dialects, plan = _WORLD
-    return StoreWriter(world, out, store, dialects, plan).run()
+    world, out, dialects, plan, cadence = _WORLD
+    return StoreWriter(world, out, store, dialects, plan, cadence).run()
 
 
 def _store_rows(w: World) -> dict[str, np.ndarray]:
@@ -433,6 +468,7 @@ def generate(
     months: int = DEFAULT_MONTHS,
     workers: int | None = None,
     replace_existing: bool = True,
+    cadence: str = "monthly",
 ) -> GenerateStats:
     """Write sample landing exports for all eight entities under `out` and return what was written.
 
@@ -441,6 +477,9 @@ def generate(
     with every accepted encoding and the dirt of real stores. The same arguments give byte-identical
     files. `workers` processes write stores in parallel (default: 1 below a million tickets, else up to
     the CPU count); `replace_existing` first removes store folders a previous run left in `out`.
+    `cadence` is how often stores export (`CADENCES`): monthly (one export per month and entity), or
+    weekly or daily (an export per period with rows, cut by `dtUpdated`: the same rows in more, smaller
+    files).
     """
     if isinstance(stores, bool) or not isinstance(stores, int) or stores < 1:
         raise ValueError(f"stores must be a positive integer, got {stores!r}")
@@ -454,6 +493,8 @@ def generate(
         raise TypeError(f"end_date must be a datetime.date, got {type(end_date).__name__}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if cadence not in CADENCES:
+        raise ValueError(f"cadence must be one of {', '.join(CADENCES)}, got {cadence!r}")
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -481,10 +522,10 @@ def generate(
     workers = min(workers, stores)
     if workers == 1:
         for s in range(stores):
-            stats.merge(StoreWriter(world, out, s, dialects, plan).run())
+            stats.merge(StoreWriter(world, out, s, dialects, plan, cadence).run())
     else:
         global _WORLD
-        _WORLD = (world, out, dialects, plan)
+        _WORLD = (world, out, dialects, plan, cadence)
         try:
             # largest stores first so the pool stays busy to the end
             order = [int(s) for s in np.argsort(-_store_rows(world)["tickets"], kind="stable")]

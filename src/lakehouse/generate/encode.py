@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from lakehouse.civil import civil_from_days
 from lakehouse.generate.schema import RAW_PREFIX, columns
 
 FORMATS = ("parquet", "csv", "json")
@@ -168,24 +169,11 @@ def _string_array(chars: np.ndarray, keep: np.ndarray | None, nulls: np.ndarray)
     )
 
 
-def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(year, month, day) of epoch days (proleptic Gregorian, vectorized)."""
-    z = days + 719468
-    era = np.floor_divide(z, 146097)
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + np.where(mp < 10, 3, -9)
-    return yoe + era * 400 + (month <= 2), month, day
-
-
 def render_time(secs: np.ndarray, nulls: np.ndarray, template: str) -> pa.Array:
     """Format epoch seconds with a fixed-width strftime-like template (%Y %m %d %H %M %S and literals)."""
     days = np.floor_divide(secs, 86400)
     sod = secs - days * 86400
-    year, month, day = _civil(days)
+    year, month, day = civil_from_days(days)
     fields = {
         "Y": (year, 4),
         "m": (month, 2),

@@ -1,132 +1,37 @@
 """The landing contract as the generator sees it: entities, their columns, logical types and merge keys.
 
-This mirrors DOMAIN.md §1 and `conf/tables/*.yaml` (a test checks that they agree). The generator builds
+Columns, logical types, required flags, enumeration values and merge keys come from the contract
+(`conf/tables/*.yaml`, through `lakehouse.config.load_tables`), so a column added there is generated
+too (as nulls, unless the generator learns its values). The generator builds
 every export as a *logical* Arrow table first, with one fixed Arrow type per logical type, and only then
 encodes it the way one store's export happens to look (`lakehouse.generate.encode`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pyarrow as pa
 
+from lakehouse.config import ColumnSpec, load_tables
 
-@dataclass(frozen=True)
-class Column:
-    """One contract column: its source name, logical type and whether a value is required."""
+# The entities the generator builds, in the order their random streams are drawn (a new entity
+# goes last, so the other entities' files stay the same for a seed).
+ENTITY_ORDER = (
+    "locations",
+    "customers",
+    "memberships",
+    "tickets",
+    "payments",
+    "billing_attempts",
+    "house_accounts",
+    "prepaid_books",
+)
+_CONTRACT = load_tables()  # conf/tables/*.yaml of the project (lakehouse.config.project_root)
 
-    name: str
-    type: str
-    required: bool = False
-
-
-def _cols(*specs: str) -> tuple[Column, ...]:
-    """Columns from compact specs `name:type` with a trailing `*` for required ones."""
-    out = []
-    for spec in specs:
-        name, kind = spec.split(":")
-        out.append(Column(name, kind.rstrip("*"), kind.endswith("*")))
-    return tuple(out)
-
-
-ENTITIES: dict[str, tuple[Column, ...]] = {
-    "locations": _cols(
-        "sLocationId:string*",
-        "sName:string*",
-        "sRegion:string",
-        "dOpened:date*",
-        "dClosed:date",
-        "dtUpdated:timestamp",
-    ),
-    "customers": _cols(
-        "sCustomerId:string*",
-        "sEmail:string",
-        "sPhone:string",
-        "dtCreated:timestamp*",
-        "sHomeLocationId:string",
-        "dtUpdated:timestamp",
-    ),
-    "memberships": _cols(
-        "sMembershipId:string*",
-        "sCustomerId:string*",
-        "sLocationId:string*",
-        "sPlan:enum*",
-        "nMonthlyPrice:decimal*",
-        "dStarted:date*",
-        "dCancelled:date",
-        "dtUpdated:timestamp",
-    ),
-    "tickets": _cols(
-        "sTicketId:string*",
-        "sLocationId:string*",
-        "sCustomerId:string",
-        "dtCreated:timestamp*",
-        "sWashType:string*",
-        "nAmount:decimal*",
-        "bIsMember:boolean*",
-        "sPaymentMethod:enum*",
-        "dtUpdated:timestamp",
-    ),
-    "payments": _cols(
-        "sPaymentId:string*",
-        "sLocationId:string*",
-        "sTicketId:string",
-        "sMembershipId:string",
-        "nAmount:decimal*",
-        "dtPaid:timestamp*",
-        "sMethod:enum*",
-        "dtUpdated:timestamp",
-    ),
-    "billing_attempts": _cols(
-        "sAttemptId:string*",
-        "sMembershipId:string*",
-        "sLocationId:string*",
-        "dtAttempted:timestamp*",
-        "nAmount:decimal*",
-        "sOutcome:enum*",
-        "dtUpdated:timestamp",
-    ),
-    "house_accounts": _cols(
-        "sAccountNumber:string",
-        "sAccountName:string*",
-        "sEmail:string",
-        "sLocationId:string*",
-        "nBalance:decimal*",
-        "dtUpdated:timestamp",
-    ),
-    "prepaid_books": _cols(
-        "sBookId:string*",
-        "sCustomerId:string*",
-        "sLocationId:string*",
-        "dtPurchased:timestamp*",
-        "nWashesTotal:integer*",
-        "nWashesUsed:integer*",
-        "bSendWash:boolean*",
-        "dtUpdated:timestamp",
-    ),
-}
-
-MERGE_KEYS: dict[str, tuple[str, ...]] = {
-    "locations": ("sLocationId",),
-    "customers": ("sCustomerId",),
-    "memberships": ("sMembershipId",),
-    "tickets": ("sLocationId", "sTicketId"),
-    "payments": ("sPaymentId",),
-    "billing_attempts": ("sAttemptId",),
-    "house_accounts": ("sAccountNumber",),
-    "prepaid_books": ("sBookId",),
-}
+ENTITIES: dict[str, tuple[ColumnSpec, ...]] = {entity: _CONTRACT[entity].columns for entity in ENTITY_ORDER}
+MERGE_KEYS: dict[str, tuple[str, ...]] = {entity: _CONTRACT[entity].merge_key for entity in ENTITY_ORDER}
 
 # The row id column of each entity: the part of the merge key that identifies a row within a location.
 ID_COLUMN: dict[str, str] = {entity: keys[-1] for entity, keys in MERGE_KEYS.items()}
-
-ENUM_VALUES: dict[str, tuple[str, ...]] = {
-    "sPlan": ("basic", "deluxe", "ultimate"),
-    "sOutcome": ("success", "declined", "error"),
-    "sPaymentMethod": ("cash", "card", "membership", "prepaid", "house_account"),
-    "sMethod": ("cash", "card", "membership", "prepaid", "house_account"),
-}
 
 # Logical Arrow type of each logical type: timestamps are epoch seconds, dates epoch days, money cents.
 LOGICAL_ARROW: dict[str, pa.DataType] = {
@@ -143,7 +48,7 @@ LOGICAL_ARROW: dict[str, pa.DataType] = {
 RAW_PREFIX = "__raw__"
 
 
-def columns(entity: str) -> tuple[Column, ...]:
+def columns(entity: str) -> tuple[ColumnSpec, ...]:
     """The contract columns of `entity`, in contract order."""
     return ENTITIES[entity]
 

@@ -1,5 +1,6 @@
-"""The gold layer: KPI tables (`run_gold`) and the churn-risk model (`scoring.run_scoring`)."""
+"""Gold: the KPI tables of DOMAIN.md §4 (`kpis`), built by the step `gold.job.run_gold`."""
 
+from lakehouse.gold.job import run_gold
 from lakehouse.gold.kpis import (
     billing_health,
     churn_retention,
@@ -9,7 +10,6 @@ from lakehouse.gold.kpis import (
     location_scorecard_bottom,
     month_spine,
 )
-from lakehouse.gold.run import run_gold
 
 __all__ = [
     "billing_health",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-MONEY = T.DecimalType(12, 2)
+from lakehouse.contract import DATA_COMPLETE, MONEY
+
 MICROS_PER_DAY = 86_400_000_000
 
 
@@ -40,10 +42,13 @@ def _check_columns(df: DataFrame, what: str, columns: tuple[str, ...]) -> None:
 # ---------------------------------------------------------------- month spine
 
 
-def month_spine(memberships: DataFrame, tickets: DataFrame, billing_attempts: DataFrame) -> DataFrame:
+def month_spine(
+    memberships: DataFrame, tickets: DataFrame, billing_attempts: DataFrame, until: date | None = None
+) -> DataFrame:
     """One row per month (`month`, a date: the 1st) from the earliest to the latest month of any
     memberships.started_on / cancelled_on, tickets.created_at or billing_attempts.attempted_at
-    (UTC). Empty when all three inputs are empty."""
+    (UTC), but never past the month of `until` (the run's date: a date in the future is an error
+    in the data, not a month to report). Empty when all three inputs are empty."""
     _check_columns(memberships, "memberships", ("started_on", "cancelled_on"))
     _check_columns(tickets, "tickets", ("created_at",))
     _check_columns(billing_attempts, "billing_attempts", ("attempted_at",))
@@ -59,8 +64,12 @@ def month_spine(memberships: DataFrame, tickets: DataFrame, billing_attempts: Da
         ),
     ]
     both = bounds[0].unionByName(bounds[1]).unionByName(bounds[2])
-    span = both.agg(month_of(F.min("lo")).alias("lo"), month_of(F.max("hi")).alias("hi"))
-    return span.select(F.explode(F.sequence("lo", "hi", F.expr("INTERVAL 1 MONTH"))).alias("month"))
+    hi = month_of(F.max("hi"))
+    if until is not None:
+        hi = F.least(hi, month_of(F.lit(until)))
+    span = both.agg(month_of(F.min("lo")).alias("lo"), hi.alias("hi"))
+    months = F.when(F.col("lo") <= F.col("hi"), F.sequence("lo", "hi", F.expr("INTERVAL 1 MONTH")))
+    return span.select(F.explode(months).alias("month"))
 
 
 def created_at_span(tickets: DataFrame) -> DataFrame:
@@ -309,16 +318,77 @@ def latest_complete_month(scorecard: DataFrame, tickets: DataFrame) -> DataFrame
 
 def location_scorecard_bottom(scorecard: DataFrame, tickets: DataFrame, n: int = 20) -> DataFrame:
     """gold.location_scorecard_bottom: the `n` rows of the scorecard with the lowest score in the
-    latest complete month, ranked 1..n by score, then location_id (`bottom_rank`)."""
+    latest complete month, ranked 1..n by score, then location_id (`bottom_rank`).
+
+    Locations whose data of that month is incomplete (`data_complete` false: a store serving them
+    did not export the whole month) are left out: their low washes, revenue and churn would be the
+    missing exports', not the location's. They keep their row in the scorecard, flagged.
+    """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    _check_columns(scorecard, "scorecard", ("location_id", "month", "score"))
+    _check_columns(scorecard, "scorecard", ("location_id", "month", "score", DATA_COMPLETE))
     _check_columns(tickets, "tickets", ("created_at",))
     month = latest_complete_month(scorecard, tickets)
     rank = F.row_number().over(Window.partitionBy("month").orderBy("score", "location_id"))
-    ranked = scorecard.join(month, "month", how="inner").select(rank.alias("bottom_rank"), *scorecard.columns)
+    complete = scorecard.where(F.coalesce(F.col(DATA_COMPLETE), F.lit(True)))  # null: not judged, kept
+    ranked = complete.join(month, "month", how="inner").select(rank.alias("bottom_rank"), *scorecard.columns)
     return ranked.where(F.col("bottom_rank") <= n).select(
         F.col("bottom_rank").cast("int").alias("bottom_rank"), *scorecard.columns
     )
+
+
+# ---------------------------------------------------------------- completeness
+
+
+def serving_stores(*lineage: DataFrame) -> DataFrame:
+    """(location_id, store_id): the stores that exported rows of each location, from bronze lineage.
+
+    Each input is a bronze table (or any frame) with `sLocationId` and `_store_id`; a location two
+    stores exported is served by both."""
+    pairs = [df.select(F.col("sLocationId").alias("location_id"), F.col("_store_id").alias("store_id")) for df in lineage]
+    if not pairs:
+        raise ValueError("serving_stores needs at least one bronze frame")
+    union = pairs[0]
+    for more in pairs[1:]:
+        union = union.unionByName(more)
+    return union.where(F.col("location_id").isNotNull() & F.col("store_id").isNotNull()).distinct()
+
+
+def location_month_complete(
+    locations: DataFrame, spine: DataFrame, serving: DataFrame, coverage: DataFrame, entities: tuple[str, ...]
+) -> DataFrame:
+    """(location_id, month, data_complete) for every location x month of the spine.
+
+    A month of a location is complete when every store serving it (`serving`: location_id,
+    store_id) has exports of every one of `entities` covering the whole month: its `covered_until`
+    (`coverage`: store_id, entity, covered_until, the first day its exports do not cover) is on or
+    after the next month's first day. A store that never exported one of them leaves the location
+    incomplete; a location no store is known to serve is complete (there is nothing to miss).
+    """
+    _check_columns(serving, "serving", ("location_id", "store_id"))
+    _check_columns(coverage, "coverage", ("store_id", "entity", "covered_until"))
+    if not entities:
+        raise ValueError("entities must name at least one entity")
+    needed = serving.select(
+        "location_id", "store_id", F.explode(F.array(*[F.lit(e) for e in entities])).alias("entity")
+    ).join(coverage.select("store_id", "entity", "covered_until"), ["store_id", "entity"], how="left")
+    grid = location_months(locations, spine)
+    short = F.col("covered_until").isNull() | (F.col("covered_until") < F.add_months("month", 1))
+    judged = grid.join(needed, "location_id", how="left").groupBy("location_id", "month").agg(
+        F.max(F.when(F.col("store_id").isNotNull(), short.cast("int")).otherwise(F.lit(0))).alias("_short")
+    )
+    return judged.select("location_id", "month", (F.col("_short") == 0).alias(DATA_COMPLETE))
+
+
+def with_data_complete(complete: DataFrame):
+    """Add `data_complete` (from `location_month_complete`) to a frame with one row per location_id and month."""
+    _check_columns(complete, "complete", ("location_id", "month", DATA_COMPLETE))
+
+    def transform(df: DataFrame) -> DataFrame:
+        _check_columns(df, "frame", ("location_id", "month"))
+        flags = complete.select("location_id", "month", DATA_COMPLETE)
+        return df.join(flags, ["location_id", "month"], how="left").select(*df.columns, DATA_COMPLETE)
+
+    return transform

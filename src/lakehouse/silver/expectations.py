@@ -7,7 +7,9 @@ A rule marks the rows that break it; its action says what happens to them:
 - `fail`: the run stops with `ExpectationFailed` naming the rule and a sample of failing keys.
 
 Built-in rules (DOMAIN.md §3), with their actions from the entity's `silver:` options:
-`required` (a required value is missing), `parse` (a value does not parse as its type), `enum` (an
+`required` (a required value is missing), `parse` (a value does not parse as its type),
+`plausible` (a timestamp or date before `silver.earliest`, default 2000-01-01, or more than
+`silver.future_days` after the run's start, default 1: 9999-12-31 is not a real ticket), `enum` (an
 unknown enumeration value), `normalize` (an email or phone that is not valid: nulled, warned by
 default) and `location_exists` (location_id not in silver.locations). Declared expectations are
 Spark SQL boolean expressions over the silver columns; a NULL result counts as a pass.
@@ -17,24 +19,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 
 from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse import encodings as enc
-from lakehouse.config import ConfigError, Expectation, TableSpec
-from lakehouse.silver.typing import silver_columns, silver_type, with_silver_values
+from lakehouse.config import ColumnSpec, ConfigError, Expectation, SilverSpec, TableSpec
+from lakehouse.contract import (
+    LOCATION_COLUMN,
+    LOCATIONS_ENTITY,
+    QUARANTINED_AT,
+    REASON,
+    RULES,
+    SILVER_RUN_ID,
+    silver_columns,
+    silver_type,
+)
+from lakehouse.silver.typing import with_silver_values
 
-BUILT_IN_RULES = ("required", "parse", "enum", "normalize", "location_exists")
-LOCATION_COLUMN = "location_id"
-LOCATIONS_ENTITY = "locations"
+BUILT_IN_RULES = ("required", "parse", "plausible", "enum", "normalize", "location_exists")
 
 # columns the flagged frame adds next to the bronze and silver columns
 KEY = "_key"  # the row's merge key as text (`a/b` for composite keys), for failing-key samples
 QUARANTINED = "_quarantined"
-REASON = "_reason"
-RULES = "_rules"
 FLAG_PREFIX = "__dq_"
 _KNOWN_LOCATION = "__dq_known_location"
 _VALUE_CHARS = 100  # offending values longer than this are cut in `_reason`
@@ -94,11 +103,13 @@ def _blank(text: Column) -> Column:
     return text.isNull() | enc.clean(text).isNull()
 
 
-def built_in_rules(spec: TableSpec, known_location: Column | None) -> list[Rule]:
+def built_in_rules(spec: TableSpec, known_location: Column | None, run_time: datetime | None = None) -> list[Rule]:
     """The contract's rules for `spec` over a frame from `typing.with_silver_values` (see module doc).
 
     `location_exists` is included when `known_location` is given: a condition true where the
-    row's location_id is in silver.locations (see `flag_rows`).
+    row's location_id is in silver.locations (see `flag_rows`). `plausible` flags timestamps and
+    dates before the entity's `silver.earliest`, or (with `run_time`) more than
+    `silver.future_days` after it.
     """
     opts = spec.silver
     rules: list[Rule] = []
@@ -122,6 +133,8 @@ def built_in_rules(spec: TableSpec, known_location: Column | None) -> list[Rule]
             kind = silver_type(col.type).simpleString()
             what = F.concat(F.lit(f"parse({name}): {col.name} "), _quoted(text), F.lit(f" is not a valid {col.type} ({kind})"))
             rules.append(Rule("parse", (name,), opts.parse_action, invalid, what))
+            if col.type in ("timestamp", "date"):
+                rules.append(_plausible(col, opts, run_time))
     if known_location is not None:
         source = next(c.name for c in silver_columns(spec) if c.silver == LOCATION_COLUMN)
         unknown = F.when(F.col(LOCATION_COLUMN).isNull(), F.lit(False)).otherwise(~F.coalesce(known_location, F.lit(False)))
@@ -131,6 +144,22 @@ def built_in_rules(spec: TableSpec, known_location: Column | None) -> list[Rule]
         )
         rules.append(Rule("location_exists", (LOCATION_COLUMN,), opts.location_action, unknown, what))
     return rules
+
+
+def _plausible(col: ColumnSpec, opts: SilverSpec, run_time: datetime | None) -> Rule:
+    """`plausible(<column>)`: a parsed timestamp or date outside [earliest, run time + future_days]."""
+    value = F.col(col.silver)
+    earliest = opts.earliest
+    latest = (run_time.astimezone(UTC).date() + timedelta(days=opts.future_days)) if run_time else None
+    if col.type == "timestamp":
+        lo = F.lit(datetime.combine(earliest, time.min, tzinfo=UTC))
+        hi = F.lit(datetime.combine(latest + timedelta(days=1), time.min, tzinfo=UTC)) if latest else None
+        outside = (value < lo) | (value >= hi) if hi is not None else value < lo
+    else:
+        outside = (value < F.lit(earliest)) | (value > F.lit(latest)) if latest else value < F.lit(earliest)
+    span = f"{earliest.isoformat()} .. {latest.isoformat() if latest else 'any'}"
+    what = F.concat(F.lit(f"plausible({col.silver}): {col.name} "), _quoted(F.col(col.name)), F.lit(f" is outside {span}"))
+    return Rule("plausible", (col.silver,), opts.plausible_action, F.coalesce(outside, F.lit(False)), what)
 
 
 def expectation_rule(expectation: Expectation) -> Rule:
@@ -165,14 +194,17 @@ def location_check_applies(spec: TableSpec) -> bool:
     return spec.silver.check_location and spec.entity != LOCATIONS_ENTITY and LOCATION_COLUMN in names
 
 
-def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = None) -> tuple[DataFrame, list[Rule]]:
+def flag_rows(
+    bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = None, run_time: datetime | None = None
+) -> tuple[DataFrame, list[Rule]]:
     """Type a bronze frame and evaluate every rule of the entity on every row, in one projection chain.
 
     Returns the flagged frame and its rules. The frame holds the bronze columns, the silver
     columns, `_key` (merge key text), one boolean flag per rule (`Rule.flag`), `_quarantined`
     (broke at least one quarantine rule), `_reason` (every broken quarantine rule with its column
     and offending value, `; `-separated) and `_rules` (their labels), the last two null on rows
-    that are not quarantined. `locations` is silver.locations, needed when the entity's
+    that are not quarantined. `run_time` (the run's start) bounds the `plausible` rule's latest
+    date. `locations` is silver.locations, needed when the entity's
     location_id is checked: up to `INLINE_LOCATIONS` ids are looked up in a set held in the plan
     (no join, whose output would copy every row once more), more are joined by broadcast.
     Raises ConfigError for an expectation that is not valid Spark SQL over the silver columns.
@@ -207,7 +239,7 @@ def flag_rows(bronze: DataFrame, spec: TableSpec, locations: DataFrame | None = 
 
     _check_expectations(spec, silver_names)
     try:
-        rules = built_in_rules(spec, known_location) + [expectation_rule(e) for e in spec.expectations]
+        rules = built_in_rules(spec, known_location, run_time) + [expectation_rule(e) for e in spec.expectations]
         rules = [Rule(r.name, r.columns, r.action, r.failing, r.reason, f"{FLAG_PREFIX}{i}") for i, r in enumerate(rules)]
         flagged = typed.withColumns({r.flag: r.failing for r in rules})
     except (AnalysisException, ParseException) as exc:
@@ -256,6 +288,6 @@ def quarantine_rows(flagged: DataFrame, bronze_columns: Sequence[str], run_id: s
         *bronze_columns,
         REASON,
         RULES,
-        F.lit(run_id).alias("_silver_run_id"),
-        F.lit(run_time).cast("timestamp").alias("_quarantined_at"),
+        F.lit(run_id).alias(SILVER_RUN_ID),
+        F.lit(run_time).cast("timestamp").alias(QUARANTINED_AT),
     )

@@ -10,26 +10,11 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
+from lakehouse.contract import DQ_RESULTS, OPS_SCHEMAS
 from lakehouse.silver.expectations import KEY, QUARANTINED, ExpectationFailed, Rule, breaks_any
 
-DQ_RESULTS = "ops.dq_results"
 SAMPLE_KEYS = 3  # failing keys kept per rule: the smallest, the largest and one hash-picked key
-
-DQ_SCHEMA = T.StructType(
-    [
-        T.StructField("run_id", T.StringType(), False),
-        T.StructField("checked_at", T.TimestampType(), False),
-        T.StructField("table", T.StringType(), False),
-        T.StructField("rule", T.StringType(), False),
-        T.StructField("column", T.StringType(), True),
-        T.StructField("action", T.StringType(), False),
-        T.StructField("rows_checked", T.LongType(), False),
-        T.StructField("rows_failing", T.LongType(), False),
-        T.StructField("failing_keys", T.ArrayType(T.StringType()), False),
-    ]
-)
 
 _ROWS = "__dq_rows"
 _QUARANTINED = "__dq_quarantined"
@@ -157,7 +142,7 @@ def measure(flagged: DataFrame, table: str, rules: Sequence[Rule]) -> TableQuali
 
 
 def dq_results(spark: SparkSession, tables: Sequence[TableQuality], run_id: str, checked_at: datetime) -> DataFrame:
-    """The ops.dq_results rows of a run: one per table and rule (DQ_SCHEMA)."""
+    """The ops.dq_results rows of a run: one per table and rule (OPS_SCHEMAS[DQ_RESULTS])."""
     # an aware datetime converts to the same instant whatever the process's time zone; naive is UTC
     checked = checked_at if checked_at.tzinfo else checked_at.replace(tzinfo=UTC)
     rows = [
@@ -165,7 +150,7 @@ def dq_results(spark: SparkSession, tables: Sequence[TableQuality], run_id: str,
         for t in tables
         for r in t.results
     ]
-    return spark.createDataFrame(rows, DQ_SCHEMA)
+    return spark.createDataFrame(rows, OPS_SCHEMAS[DQ_RESULTS])
 
 
 def check_conservation(table: str, bronze_rows: int, silver_rows: int, quarantined_rows: int) -> None:

@@ -13,24 +13,12 @@ from collections.abc import Callable, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lakehouse import encodings as enc
 from lakehouse.config import ColumnSpec, SilverSpec, TableSpec
+from lakehouse.contract import MONEY, SILVER_TYPES, silver_columns, silver_schema
 
-MONEY = T.DecimalType(12, 2)
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-
-# silver type of each logical type (DOMAIN.md §3: money decimal(12,2), counts int, UTC timestamps)
-SILVER_TYPES: dict[str, T.DataType] = {
-    "string": T.StringType(),
-    "boolean": T.BooleanType(),
-    "integer": T.IntegerType(),
-    "decimal": MONEY,
-    "timestamp": T.TimestampType(),
-    "date": T.DateType(),
-    "enum": T.StringType(),
-}
 
 # A pragmatic address check (not RFC 5322): an unquoted local part of the usual characters
 # without leading, trailing or double dots, one `@`, and a domain of dot-separated labels
@@ -49,12 +37,6 @@ _CANONICAL_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
 _CANONICAL_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
 _CANONICAL_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
-
-def silver_type(logical_type: str) -> T.DataType:
-    """The silver Spark type of a logical type (ValueError for an unknown one)."""
-    if logical_type not in SILVER_TYPES:
-        raise ValueError(f"unknown logical type {logical_type!r}; expected one of {sorted(SILVER_TYPES)}")
-    return SILVER_TYPES[logical_type]
 
 
 def parse_money(text: Column) -> Column:
@@ -205,16 +187,6 @@ def derived_key(key: Column, fallback: Sequence[Column]) -> Column:
 # ---------------------------------------------------------------- DataFrame transforms
 
 
-def silver_columns(spec: TableSpec) -> list[ColumnSpec]:
-    """The contract columns that have a silver name, in contract order."""
-    return [c for c in spec.columns if c.silver]
-
-
-def silver_schema(spec: TableSpec) -> T.StructType:
-    """The silver table's schema (DOMAIN.md §3): the key column if any, then the silver columns."""
-    fields = [T.StructField(spec.silver.key_column, T.StringType(), True)] if spec.silver.key_column else []
-    fields += [T.StructField(c.silver, silver_type(c.type), True) for c in silver_columns(spec)]
-    return T.StructType(fields)
 
 
 def silver_value(text: Column, column: ColumnSpec, silver: SilverSpec) -> Column:

@@ -13,6 +13,11 @@ output "gold_tables" {
   value       = local.source_uris
 }
 
+output "row_access_policies" {
+  description = "Row access policy filter of each \"<table>/<policy>\" (empty without row_access)."
+  value       = { for key, policy in local.row_access_policies : key => policy.filter }
+}
+
 output "views" {
   description = "Names of the client views created from views_dir."
   value       = sort(keys(local.views))

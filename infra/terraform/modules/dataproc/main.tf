@@ -1,18 +1,10 @@
 # Where and as whom the Spark jobs run: a dedicated service account, a subnetwork with Private
 # Google Access for Dataproc Serverless, and an optional autoscaling cluster (Spark 3.5 + Delta).
-# Nothing here runs as the Compute Engine default service account.
-
-data "google_project" "main" {
-  project_id = var.project_id
-}
+# Nothing here runs as the Compute Engine default service account. Who may act as the job service
+# account is in iam.tf; the CMEK key's grants live with the key (storage module).
 
 locals {
   cluster_name = "${var.prefix}-${var.env}"
-  # Service agents that encrypt the cluster's disks when a CMEK key is given.
-  cmek_agents = var.cluster != null && var.kms_key_id != null ? {
-    compute  = "serviceAccount:service-${data.google_project.main.number}@compute-system.iam.gserviceaccount.com"
-    dataproc = "serviceAccount:service-${data.google_project.main.number}@dataproc-accounts.iam.gserviceaccount.com"
-  } : {}
 }
 
 resource "google_service_account" "main" {
@@ -124,13 +116,4 @@ resource "google_dataproc_cluster" "main" {
       cluster_config[0].preemptible_worker_config[0].num_instances,
     ]
   }
-
-  depends_on = [google_kms_crypto_key_iam_member.main]
-}
-
-resource "google_kms_crypto_key_iam_member" "main" {
-  for_each      = local.cmek_agents
-  crypto_key_id = var.kms_key_id
-  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-  member        = each.value
 }

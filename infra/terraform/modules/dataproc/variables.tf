@@ -40,7 +40,7 @@ variable "flow_log_sampling" {
 }
 
 variable "kms_key_id" {
-  description = "Cloud KMS key encrypting the cluster's disks; null for Google-managed keys. The Compute Engine and Dataproc service agents are granted its use."
+  description = "Cloud KMS key encrypting the cluster's disks; null for Google-managed keys. The Compute Engine and Dataproc service agents must be allowed to use it first (the storage module's kms_key_iam); pass the storage module's kms_key_id output, which waits for those grants."
   type        = string
   default     = null
 }
@@ -68,6 +68,23 @@ variable "project_id" {
 variable "region" {
   description = "Region of the subnetwork, the batches and the cluster."
   type        = string
+}
+
+variable "service_account_iam" {
+  description = "Additive grants on the job service account by a stable name, e.g. { deployer_act_as = { member = \"serviceAccount:...\", role = \"roles/iam.serviceAccountUser\" } } for whoever submits batches running as it."
+  type = map(object({
+    member = string
+    role   = string
+  }))
+  default = {}
+  validation {
+    condition     = alltrue([for binding in values(var.service_account_iam) : contains(["roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"], binding.role)])
+    error_message = "service_account_iam roles must be roles/iam.serviceAccountUser or roles/iam.serviceAccountTokenCreator."
+  }
+  validation {
+    condition     = alltrue([for binding in values(var.service_account_iam) : can(regex("^(user|group|serviceAccount):[^ ]+$", binding.member))])
+    error_message = "service_account_iam members must be user:, group: or serviceAccount: members; allUsers and allAuthenticatedUsers are refused."
+  }
 }
 
 variable "staging_bucket" {

@@ -1,5 +1,5 @@
-# Optional customer-managed encryption key for the buckets, and the grant that lets the project's
-# Cloud Storage service agent use it.
+# Optional customer-managed encryption key for the buckets. Who may use it (the project's Cloud
+# Storage service agent, plus kms_key_iam) is in iam.tf.
 
 data "google_storage_project_service_account" "main" {
   count   = local.use_cmek ? 1 : 0
@@ -24,11 +24,4 @@ resource "google_kms_crypto_key" "main" {
   lifecycle {
     prevent_destroy = true
   }
-}
-
-resource "google_kms_crypto_key_iam_member" "main" {
-  count         = local.use_cmek ? 1 : 0
-  crypto_key_id = var.create_kms_key ? google_kms_crypto_key.main[0].id : var.kms_key_id
-  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-  member        = data.google_storage_project_service_account.main[0].member
 }

@@ -1,3 +1,26 @@
+variable "bucket_iam" {
+  description = "Additive object-level grants on the buckets by a stable name: bucket (a bucket key such as gold), role (an object-level storage role), member, and optionally object_prefix to limit the grant to objects under that prefix."
+  type = map(object({
+    bucket        = string
+    member        = string
+    object_prefix = optional(string)
+    role          = string
+  }))
+  default = {}
+  validation {
+    condition     = alltrue([for binding in values(var.bucket_iam) : contains(["bronze", "gold", "landing", "silver", "staging", "temp", "warehouse"], binding.bucket)])
+    error_message = "bucket_iam buckets must be bucket keys: bronze, gold, landing, silver, staging, temp or warehouse."
+  }
+  validation {
+    condition     = alltrue([for binding in values(var.bucket_iam) : contains(["roles/storage.objectCreator", "roles/storage.objectUser", "roles/storage.objectViewer"], binding.role)])
+    error_message = "bucket_iam roles must be objectViewer, objectCreator or objectUser: nobody needs to change a bucket's or an object's IAM (objectAdmin)."
+  }
+  validation {
+    condition     = alltrue([for binding in values(var.bucket_iam) : can(regex("^(user|group|serviceAccount|domain):[^ ]+$", binding.member))])
+    error_message = "bucket_iam members must be user:, group:, serviceAccount: or domain: members; allUsers and allAuthenticatedUsers are refused."
+  }
+}
+
 variable "create_kms_key" {
   description = "Create a key ring and key for the buckets' default encryption (CMEK) and let the Cloud Storage service agent use it. To use an existing key, set kms_key_id instead."
   type        = bool
@@ -11,6 +34,12 @@ variable "env" {
     condition     = contains(["dev", "staging", "prod"], var.env)
     error_message = "env must be one of dev, staging, prod."
   }
+}
+
+variable "kms_key_iam" {
+  description = "Extra members allowed to encrypt and decrypt with the CMEK key, by a stable name (e.g. the Compute Engine and Dataproc agents of a cluster whose disks use it); the Cloud Storage agent is always granted. Ignored without CMEK."
+  type        = map(string)
+  default     = {}
 }
 
 variable "kms_key_id" {

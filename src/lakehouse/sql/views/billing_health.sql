@@ -10,5 +10,6 @@ SELECT
   memberships_failed AS memberships_not_collected,
   recovered AS memberships_recovered,
   recovery_rate AS recovery_rate,
-  at_risk_revenue AS revenue_at_risk
+  at_risk_revenue AS revenue_at_risk,
+  data_complete AS data_complete
 FROM gold.billing_health

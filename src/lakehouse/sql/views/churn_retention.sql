@@ -7,5 +7,6 @@ SELECT
   churned_members AS cancelled_members,
   members_end AS members_at_month_end,
   churn_rate AS churn_rate,
-  retention_rate AS retention_rate
+  retention_rate AS retention_rate,
+  data_complete AS data_complete
 FROM gold.churn_retention

@@ -11,5 +11,6 @@ SELECT
   members_end AS members_at_month_end,
   churn_rate AS churn_rate,
   billing_success_rate AS billing_success_rate,
-  score AS score
+  score AS score,
+  data_complete AS data_complete
 FROM gold.location_scorecard

@@ -12,5 +12,6 @@ SELECT
   member_wash_share AS member_wash_share,
   members_end AS members_at_month_end,
   churn_rate AS churn_rate,
-  billing_success_rate AS billing_success_rate
+  billing_success_rate AS billing_success_rate,
+  data_complete AS data_complete
 FROM gold.location_scorecard_bottom

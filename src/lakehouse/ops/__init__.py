@@ -1,0 +1,1 @@
+"""Operations: source freshness and export coverage, health checks and alerts, the HTML health report."""
