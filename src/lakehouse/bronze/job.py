@@ -40,7 +40,7 @@ from lakehouse.bronze.manifest import (
     merged_paths,
     new_files,
 )
-from lakehouse.bronze.read import NOT_UTF8, Layout, inspect, is_utf8
+from lakehouse.bronze.read import NOT_UTF8, Layout, is_utf8, layout_of
 from lakehouse.bronze.stage import QUARANTINE_REASONS, stage_entity
 from lakehouse.config import TableSpec
 from lakehouse.contract import (
@@ -152,12 +152,12 @@ def run_bronze(run: RunContext, full_refresh: bool = False, force: bool = False)
         if full_refresh and not force:
             check_full_refresh(run, files)
         todo = files if full_refresh else new_files(files, known_files(run.tables))
-        unexpected = [inspect(spark, fs, export) for export in todo if export.entity is None]
+        unexpected = [layout_of(export) for export in todo if export.entity is None]
         inspected: dict[str, tuple[list[Layout], list[BadFile]]] = {}
         for entity in specs:
             layouts, bad = [], []
             for export in (f for f in todo if f.entity == entity):
-                found = inspect(spark, fs, export)
+                found = layout_of(export)
                 (bad if isinstance(found, BadFile) else layouts).append(found)
             inspected[entity] = (layouts, bad)
         upfront_bad = [*unexpected, *(b for _, bad in inspected.values() for b in bad)]

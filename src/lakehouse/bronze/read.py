@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from pyspark.sql import SparkSession
 
 from lakehouse.bronze.discover import ExportFile
 from lakehouse.bronze.manifest import BadFile
@@ -60,15 +59,14 @@ class BadFileError(Exception):
         self.detail = detail
 
 
-
 def first_line(message: str, limit: int = 500) -> str:
     """The first line of an error message, at most `limit` characters."""
     text = " ".join(str(message).strip().split("\n")[:1]) or type(message).__name__
     return text[:limit]
 
 
-def inspect(spark: SparkSession, fs: FileSystem, export: ExportFile) -> Layout | BadFile:
-    """The layout of a file, or why it is bad; no I/O: the file is read (and judged) while staging."""
+def layout_of(export: ExportFile) -> Layout | BadFile:
+    """The layout of a listed file, or why it is bad; no I/O: the file is read (and judged) while staging."""
     if export.problem:
         return BadFile(export, UNEXPECTED_FILE, export.problem)
     return Layout(export, empty=export.size == 0)
