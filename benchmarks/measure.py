@@ -195,6 +195,24 @@ def entity_conf(work: Path, entity: str) -> Path:
     return copy / "conf"
 
 
+def entity_landing(work: Path, entity: str) -> Path:
+    """`<work>/landing_<entity>`: the exports of `entity` alone, hard links to `<work>/landing`'s (copies across file
+    systems), rebuilt on every call; a run with `entity_conf` then meets no other entity's files."""
+    landing, view = work / "landing", work / f"landing_{entity}"
+    shutil.rmtree(view, ignore_errors=True)
+    view.mkdir(parents=True)
+    for folder in sorted(p for p in landing.glob(f"*/{entity}") if p.is_dir()):
+        shutil.copytree(folder, view / folder.relative_to(landing), copy_function=_link_or_copy)
+    return view
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def ensure_landing(args: argparse.Namespace) -> None:
     """Generate `--rows` tickets of landing data with `lakehouse generate` unless there is some (not timed)."""
     landing = args.dir / "landing"

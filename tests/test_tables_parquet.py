@@ -210,6 +210,7 @@ def test_merge_rewrites_only_the_files_holding_updated_keys(spark, settings, sto
     result = store.merge("bronze.t", frame(spark, [("e0", 1, "new"), ("e1", 1, "new")]), ["k"], ["seq"])
     after = data_file_inodes(settings, "bronze.t", result.version)
     assert set(before.items()) < set(after.items())
+    assert store.history("bronze.t")[0].rows == len(rows) + 2  # counted without reading the shared files
 
     # an update of a key in the "b" file rewrites that file only
     files = spark.read.parquet(str(data_dir(settings, "bronze.t", result.version)))

@@ -72,7 +72,7 @@ BRONZE_CONF = {
 }
 # local landing: list the files in the driver (a Spark job per read costs more than the listing)
 LOCAL_LISTING_CONF = {"spark.sql.sources.parallelPartitionDiscovery.threshold": str(2**31 - 1)}
-FILES_PER_TASK = 4  # see file_rows
+FILES_PER_TASK = 16  # see file_rows
 MIN_FILE_ROWS = 50_000
 
 @dataclass

@@ -37,7 +37,7 @@ def known_files(tables: TableStore) -> set[tuple[str, int, int]]:
     """(path, size, mtime) of every file in the manifest (empty when there is none yet)."""
     if not tables.exists(BRONZE_MANIFEST):
         return set()
-    rows = tables.read(BRONZE_MANIFEST).select("path", "size", "mtime_ms").distinct().collect()  # one row per file
+    rows = tables.read(BRONZE_MANIFEST).select("path", "size", "mtime_ms").collect()  # the set dedups: no shuffle
     return {(r["path"], int(r["size"]), int(r["mtime_ms"])) for r in rows}
 
 

@@ -385,13 +385,14 @@ class ParquetTableStore(TableStore):
             unknown = touched - set(rels)
             if unknown:  # a path spelled in a way we do not recognize: rewrite everything rather than guess
                 touched = set(rels)
+        dropped = Observation(f"lakehouse_rows_{uuid.uuid4().hex}")  # rows of the files the new version leaves out
         if touched:
             old = (
                 self.spark.read.schema(current.struct)
                 .option("basePath", current_dir)
                 .parquet(*[f"{current_dir}/{rel}" for rel in sorted(touched)])
             )
-            old = old.select(*[old[c] for c in current.struct.names])
+            old = old.select(*[old[c] for c in current.struct.names]).observe(dropped, F.count(F.lit(1)).alias("rows"))
             replaced = winners.select(*keys)
             if small:
                 replaced = F.broadcast(replaced)
@@ -402,9 +403,12 @@ class ParquetTableStore(TableStore):
 
         def build(data: str) -> tuple[int, T.StructType, tuple[str, ...]]:
             target = log.data_path(data)
-            self._write_files(name, result, data, current.partition_by)
+            written = self._write_files(name, result, data, current.partition_by)
             self._share_files(current_dir, target, skip_dirs=set(), skip_files=frozenset(touched))
-            rows = self.spark.read.schema(schema).option("basePath", target).parquet(target).count()  # footers
+            if current.rows is not None:  # the kept files' rows, without a pass over their footers
+                rows = current.rows - (int(dropped.get["rows"]) if touched else 0) + written
+            else:
+                rows = self.spark.read.schema(schema).option("basePath", target).parquet(target).count()  # footers
             return rows, schema, current.partition_by
 
         return self._new_version(name, "merge", build)
