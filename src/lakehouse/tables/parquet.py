@@ -385,8 +385,9 @@ class ParquetTableStore(TableStore):
             unknown = touched - set(rels)
             if unknown:  # a path spelled in a way we do not recognize: rewrite everything rather than guess
                 touched = set(rels)
-        dropped = Observation(f"lakehouse_rows_{uuid.uuid4().hex}")  # rows of the files the new version leaves out
+        dropped: Observation | None = None  # counts the rows of the files the new version leaves out
         if touched:
+            dropped = Observation(f"lakehouse_rows_{uuid.uuid4().hex}")
             old = (
                 self.spark.read.schema(current.struct)
                 .option("basePath", current_dir)
@@ -406,7 +407,7 @@ class ParquetTableStore(TableStore):
             written = self._write_files(name, result, data, current.partition_by)
             self._share_files(current_dir, target, skip_dirs=set(), skip_files=frozenset(touched))
             if current.rows is not None:  # the kept files' rows, without a pass over their footers
-                rows = current.rows - (int(dropped.get["rows"]) if touched else 0) + written
+                rows = current.rows - (int(dropped.get["rows"]) if dropped else 0) + written
             else:
                 rows = self.spark.read.schema(schema).option("basePath", target).parquet(target).count()  # footers
             return rows, schema, current.partition_by
